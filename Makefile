@@ -1,0 +1,48 @@
+# zslab: build, run, test, benchmark.
+#   make demo   build libzslab.so and run a real program (python3) under it,
+#               printing zslab's statistics at exit
+#   make test   everything CI runs: format/lint checks, unit tests, the C
+#               programs in preload-tests/ under LD_PRELOAD, epoch tests and
+#               real programs (python3, git, sqlite3, perl, sort/awk)
+#   make bench  compare zslab with glibc, jemalloc, mimalloc and tcmalloc
+
+LIB := target/release/libzslab.so
+# The real interpreter, not a wrapper script (pyenv shims are bash).
+PY  ?= $(shell python3 -c "import sys; print(sys.executable)")
+
+.PHONY: all build demo test lint unit preload real-programs bench bench-quick clean
+
+all: build
+
+build:
+	cargo build --release
+
+demo: build
+	@echo "== python3 (PYTHONMALLOC=malloc) running scripts/real-programs/py_objects.py under zslab"
+	LD_PRELOAD=$(CURDIR)/$(LIB) ZSLAB_STATS=1 PYTHONMALLOC=malloc PYTHONHASHSEED=0 \
+		$(PY) scripts/real-programs/py_objects.py
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets --release -- -D warnings
+
+unit:
+	cargo test --release
+
+preload: build
+	bash preload-tests/run.sh $(LIB)
+
+real-programs: build
+	bash scripts/test-real-programs.sh $(LIB)
+
+test: lint unit preload real-programs
+
+bench: build
+	bash scripts/bench.sh --zslab $(LIB)
+
+bench-quick: build
+	bash scripts/bench.sh --zslab $(LIB) --quick
+
+clean:
+	cargo clean
+	rm -rf preload-tests/build bench/build

@@ -1,0 +1,438 @@
+#!/usr/bin/env bash
+# zslab benchmark driver: compares glibc, jemalloc, mimalloc, tcmalloc and
+# zslab (all via LD_PRELOAD, glibc without preload) on the workloads in
+# bench/, interleaving the allocators round-robin within every repetition.
+#
+# Results: bench/results/bench-<stamp>.csv (raw, one row per run),
+#          bench/results/bench-<stamp>.meta (machine + command),
+#          bench/results/bench-<stamp>.md and bench/results/latest.md (report,
+#          also printed on stdout).
+# See docs/benchmarks.md for the method.
+set -euo pipefail
+
+ORIG_PWD=$(pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+ALL_WORKLOADS=(mixed_st mixed_mt prodcons larson churn_rss malloc_large python sqlite)
+ALL_ALLOCATORS=(glibc jemalloc mimalloc tcmalloc zslab)
+
+usage() {
+    cat <<EOF
+usage: scripts/bench.sh [options]
+
+  --reps N            repetitions per (workload, allocator) (default 5; --quick: 2)
+  --quick             small sizes and 2 reps, for smoke-checking (< 2 min)
+  --only LIST         comma-separated workloads (default: all)
+                      workloads: ${ALL_WORKLOADS[*]}
+  --allocators LIST   comma-separated allocators (default: ${ALL_ALLOCATORS[*]})
+  --zslab PATH        zslab shared object (default: target/release/libzslab.so)
+  --timeout SEC       per-run timeout (default 180; --quick: 60)
+  --no-install        never call apt-get (just skip what is missing)
+  --list              print the workload names and exit
+  -h, --help          this help
+
+Environment: BENCH_CC (default gcc), BENCH_CFLAGS (default -O2).
+EOF
+}
+
+log() { printf '%s\n' "$*" >&2; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+REPS=""
+QUICK=0
+ONLY=""
+ALLOC_SEL=""
+ZSLAB="target/release/libzslab.so"
+ZSLAB_FROM_ARG=0
+TIMEOUT=""
+INSTALL=1
+ARGS_STR="scripts/bench.sh${*:+ $*}"
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --reps) [ $# -ge 2 ] || die "--reps needs a value"; REPS=$2; shift 2 ;;
+        --reps=*) REPS=${1#*=}; shift ;;
+        --quick) QUICK=1; shift ;;
+        --only) [ $# -ge 2 ] || die "--only needs a value"; ONLY=$2; shift 2 ;;
+        --only=*) ONLY=${1#*=}; shift ;;
+        --allocators) [ $# -ge 2 ] || die "--allocators needs a value"; ALLOC_SEL=$2; shift 2 ;;
+        --allocators=*) ALLOC_SEL=${1#*=}; shift ;;
+        --zslab) [ $# -ge 2 ] || die "--zslab needs a value"; ZSLAB=$2; ZSLAB_FROM_ARG=1; shift 2 ;;
+        --zslab=*) ZSLAB=${1#*=}; ZSLAB_FROM_ARG=1; shift ;;
+        --timeout) [ $# -ge 2 ] || die "--timeout needs a value"; TIMEOUT=$2; shift 2 ;;
+        --timeout=*) TIMEOUT=${1#*=}; shift ;;
+        --no-install) INSTALL=0; shift ;;
+        --list) printf '%s\n' "${ALL_WORKLOADS[@]}"; exit 0 ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+
+if [ -z "$REPS" ]; then
+    if [ "$QUICK" = 1 ]; then REPS=2; else REPS=5; fi
+fi
+[[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "--reps must be a positive integer (got '$REPS')"
+if [ -z "$TIMEOUT" ]; then
+    if [ "$QUICK" = 1 ]; then TIMEOUT=60; else TIMEOUT=180; fi
+fi
+[[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer (got '$TIMEOUT')"
+
+# A relative --zslab path is relative to where the script was invoked; the
+# default is relative to the repository root.
+if [ "$ZSLAB_FROM_ARG" = 1 ] && [[ "$ZSLAB" != /* ]]; then
+    ZSLAB="$ORIG_PWD/$ZSLAB"
+elif [[ "$ZSLAB" != /* ]]; then
+    ZSLAB="$ROOT/$ZSLAB"
+fi
+
+in_list() { # in_list WORD ARRAY...
+    local w=$1; shift
+    local x
+    for x in "$@"; do [ "$x" = "$w" ] && return 0; done
+    return 1
+}
+
+WORKLOADS=()
+if [ -n "$ONLY" ]; then
+    IFS=',' read -r -a _sel <<<"$ONLY"
+    for w in "${_sel[@]}"; do
+        [ -z "$w" ] && continue
+        in_list "$w" "${ALL_WORKLOADS[@]}" || die "unknown workload '$w' (known: ${ALL_WORKLOADS[*]})"
+        in_list "$w" ${WORKLOADS[@]+"${WORKLOADS[@]}"} || WORKLOADS+=("$w")
+    done
+else
+    WORKLOADS=("${ALL_WORKLOADS[@]}")
+fi
+[ ${#WORKLOADS[@]} -gt 0 ] || die "no workloads selected"
+
+WANT_ALLOCS=()
+if [ -n "$ALLOC_SEL" ]; then
+    IFS=',' read -r -a _sel <<<"$ALLOC_SEL"
+    for a in "${_sel[@]}"; do
+        [ -z "$a" ] && continue
+        in_list "$a" "${ALL_ALLOCATORS[@]}" || die "unknown allocator '$a' (known: ${ALL_ALLOCATORS[*]})"
+        in_list "$a" ${WANT_ALLOCS[@]+"${WANT_ALLOCS[@]}"} || WANT_ALLOCS+=("$a")
+    done
+else
+    WANT_ALLOCS=("${ALL_ALLOCATORS[@]}")
+fi
+[ ${#WANT_ALLOCS[@]} -gt 0 ] || die "no allocators selected"
+
+# ------------------------------------------------------------ dependencies
+
+MULTIARCH=$( (gcc -print-multiarch 2>/dev/null || true) | head -n1)
+[ -n "$MULTIARCH" ] || MULTIARCH="$(uname -m)-linux-gnu"
+
+find_lib() { # find_lib SONAME -> prints the path or nothing
+    local name=$1 p d
+    if command -v ldconfig >/dev/null 2>&1 || [ -x /sbin/ldconfig ]; then
+        p=$( (ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null || true) |
+            awk -v n="$name" '$1 == n { print $NF; exit }')
+        if [ -n "$p" ] && [ -e "$p" ]; then printf '%s\n' "$p"; return 0; fi
+    fi
+    for d in "/usr/lib/$MULTIARCH" "/lib/$MULTIARCH" /usr/lib64 /lib64 /usr/lib /lib \
+             /usr/local/lib "/usr/local/lib/$MULTIARCH"; do
+        if [ -e "$d/$name" ]; then printf '%s\n' "$d/$name"; return 0; fi
+    done
+    return 0
+}
+
+lib_soname() {
+    case "$1" in
+        jemalloc) echo libjemalloc.so.2 ;;
+        mimalloc) echo libmimalloc.so.2 ;;
+        tcmalloc) echo libtcmalloc_minimal.so.4 ;;
+    esac
+}
+lib_package() {
+    case "$1" in
+        jemalloc) echo libjemalloc2 ;;
+        mimalloc) echo libmimalloc2.0 ;;
+        tcmalloc) echo libtcmalloc-minimal4 ;;
+    esac
+}
+
+apt_install() { # apt_install PKG...  (best effort)
+    if [ "$INSTALL" != 1 ]; then
+        warn "missing packages ($*), not installing (--no-install)"
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        warn "missing packages ($*) and no apt-get here"
+        return 0
+    fi
+    local sudo=()
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo=(sudo -n)
+        else
+            warn "missing packages ($*): not root and no passwordless sudo, skipping install"
+            return 0
+        fi
+    fi
+    log "installing: $*"
+    if ! DEBIAN_FRONTEND=noninteractive ${sudo[@]+"${sudo[@]}"} apt-get install -y -q "$@" >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive ${sudo[@]+"${sudo[@]}"} apt-get update -q >/dev/null 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive ${sudo[@]+"${sudo[@]}"} apt-get install -y -q "$@" >/dev/null 2>&1 ||
+            warn "apt-get install $* failed"
+    fi
+}
+
+CC=${BENCH_CC:-gcc}
+missing=()
+command -v "$CC" >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+for a in jemalloc mimalloc tcmalloc; do
+    in_list "$a" "${WANT_ALLOCS[@]}" || continue
+    [ -n "$(find_lib "$(lib_soname "$a")")" ] || missing+=("$(lib_package "$a")")
+done
+if in_list sqlite "${WORKLOADS[@]}" && ! command -v sqlite3 >/dev/null 2>&1; then
+    missing+=(sqlite3)
+fi
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+command -v "$CC" >/dev/null 2>&1 || die "no C compiler ($CC) found"
+
+REPORT_PY=$(command -v python3 || true)
+[ -n "$REPORT_PY" ] || die "python3 is needed for the report"
+
+# ------------------------------------------------------------------- build
+
+BUILD="$ROOT/bench/build"
+RESULTS="$ROOT/bench/results"
+mkdir -p "$BUILD" "$RESULTS"
+CFLAGS=${BENCH_CFLAGS:--O2}
+log "building bench programs ($CC $CFLAGS -pthread)"
+for prog in runner mixed prodcons larson churn_rss malloc_large; do
+    # shellcheck disable=SC2086
+    "$CC" $CFLAGS -pthread -Wall -o "$BUILD/$prog" "bench/$prog.c" -ldl -lm ||
+        die "failed to compile bench/$prog.c"
+done
+RUNNER="$BUILD/runner"
+
+# ---------------------------------------------------------- allocator setup
+
+declare -A SO=()
+ALLOCS=()
+SKIPPED=()
+
+preload_works() { # preload_works SO -> 0 if ld.so accepts it
+    local so=$1 err
+    err=$(LD_PRELOAD="$so" /bin/true 2>&1 >/dev/null) || return 1
+    [ -z "$err" ]
+}
+
+for a in "${WANT_ALLOCS[@]}"; do
+    case "$a" in
+        glibc) SO[$a]=""; ALLOCS+=("$a"); continue ;;
+        zslab) p=$ZSLAB
+               if [ ! -e "$p" ]; then
+                   warn "zslab: $p not found (build it with 'cargo build --release' or pass --zslab PATH); skipping zslab"
+                   SKIPPED+=("zslab(not found)"); continue
+               fi ;;
+        *) p=$(find_lib "$(lib_soname "$a")")
+           if [ -z "$p" ]; then
+               warn "$a: $(lib_soname "$a") not found (package $(lib_package "$a")); skipping $a"
+               SKIPPED+=("$a(not found)"); continue
+           fi ;;
+    esac
+    if ! preload_works "$p"; then
+        warn "$a: $p cannot be preloaded (ld.so error); skipping $a"
+        SKIPPED+=("$a(preload error)"); continue
+    fi
+    SO[$a]=$p
+    ALLOCS+=("$a")
+done
+[ ${#ALLOCS[@]} -gt 0 ] || die "no usable allocator"
+
+# smoke test: a crashing allocator is still benchmarked (its cells say so),
+# but say it loudly up front.
+for a in "${ALLOCS[@]}"; do
+    out=$("$RUNNER" -p "${SO[$a]}" -o /dev/null -E /dev/null -t 30 -- "$BUILD/mixed" 1 10000 100)
+    case "$out" in
+        status=ok*) ;;
+        *) warn "$a fails the smoke test (${out%% *}); its runs will probably be marked as failed" ;;
+    esac
+done
+
+# --------------------------------------------------------------- workloads
+
+PYBIN=""
+if in_list python "${WORKLOADS[@]}"; then
+    # the real interpreter binary (not a pyenv/asdf shim script, which would
+    # run a shell under the preloaded allocator too)
+    if [ -x /usr/bin/python3 ]; then
+        PYBIN=/usr/bin/python3
+    else
+        PYBIN=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)
+    fi
+    [ -n "$PYBIN" ] || { warn "no python3 interpreter: skipping workload python"; }
+fi
+SQLITE=""
+if in_list sqlite "${WORKLOADS[@]}"; then
+    SQLITE=$(command -v sqlite3 || true)
+    [ -n "$SQLITE" ] || warn "no sqlite3: skipping workload sqlite"
+fi
+
+if [ "$QUICK" = 1 ]; then SQL_ROWS=20000; else SQL_ROWS=200000; fi
+SQL_FILE="$BUILD/sqlite_${SQL_ROWS}.sql"
+if [ -n "$SQLITE" ] && [ ! -s "$SQL_FILE" ]; then
+    log "generating $SQL_FILE"
+    "$REPORT_PY" bench/gen_sqlite_sql.py "$SQL_ROWS" "$SQL_FILE.tmp"
+    mv "$SQL_FILE.tmp" "$SQL_FILE"
+fi
+
+# q FULL QUICK -> the size for this mode
+q() { if [ "$QUICK" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+
+# setup_workload NAME [warmup] -> sets W_CMD (array), W_OPTS (runner options)
+setup_workload() {
+    local w=$1 small=${2:-}
+    local quick_saved=$QUICK
+    [ -n "$small" ] && QUICK=1
+    W_OPTS=()
+    case "$w" in
+        mixed_st)     W_CMD=("$BUILD/mixed" 1 "$(q 100000000 8000000)" 1000) ;;
+        mixed_mt)     W_CMD=("$BUILD/mixed" 2 "$(q 100000000 8000000)" 1000) ;;
+        prodcons)     W_CMD=("$BUILD/prodcons" "$(q 30000000 3000000)" 1 4096) ;;
+        larson)       W_CMD=("$BUILD/larson" 2 "$(q 400 40)" 100000 1000) ;;
+        churn_rss)    W_CMD=("$BUILD/churn_rss" "$(q 2000 200)" 20000 2000 100) ;;
+        malloc_large) W_CMD=("$BUILD/malloc_large" "$(q 20000 2000)" 16) ;;
+        python)       W_OPTS=(-e PYTHONMALLOC=malloc)
+                      W_CMD=("$PYBIN" -I "$ROOT/bench/py_alloc.py" "$(q 12 1)" 20000) ;;
+        sqlite)       W_OPTS=(-i "$SQL_FILE")
+                      W_CMD=("$SQLITE" :memory:) ;;
+        *) die "internal: unknown workload $w" ;;
+    esac
+    QUICK=$quick_saved
+}
+
+RUN_WORKLOADS=()
+for w in "${WORKLOADS[@]}"; do
+    case "$w" in
+        python) [ -n "$PYBIN" ] || continue ;;
+        sqlite) [ -n "$SQLITE" ] || continue ;;
+    esac
+    RUN_WORKLOADS+=("$w")
+done
+[ ${#RUN_WORKLOADS[@]} -gt 0 ] || die "no runnable workloads"
+
+# ------------------------------------------------------------------- meta
+
+STAMP=$(date +%Y%m%d-%H%M%S)
+[ ! -e "$RESULTS/bench-$STAMP.csv" ] || STAMP="$STAMP-$$"
+CSV="$RESULTS/bench-$STAMP.csv"
+META="$RESULTS/bench-$STAMP.meta"
+LOGDIR="$RESULTS/bench-$STAMP-logs"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/zslab-bench.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
+{
+    echo "date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "command=$ARGS_STR"
+    echo "reps=$REPS"
+    echo "quick=$QUICK"
+    echo "timeout_s=$TIMEOUT"
+    echo "nproc=$(nproc 2>/dev/null || echo '?')"
+    echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo '?')"
+    echo "kernel=$(uname -sr)"
+    # shellcheck disable=SC1091
+    echo "os=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-?}") || echo '?')"
+    echo "glibc=$( (ldd --version 2>/dev/null || true) | head -n1 | awk '{ print $NF }')"
+    echo "cc=$("$CC" --version 2>/dev/null | head -n1)"
+    echo "workloads=${RUN_WORKLOADS[*]}"
+    echo "allocators=${ALLOCS[*]}"
+    echo "skipped=${SKIPPED[*]:-}"
+    for a in "${ALLOCS[@]}"; do
+        case "$a" in
+            glibc) echo "alloc.glibc=(no preload) libc6 $(pkg_version libc6)" ;;
+            zslab) rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "uncommitted")
+                   echo "alloc.zslab=${SO[$a]} (git $rev, built $(date -u -r "${SO[$a]}" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?'))" ;;
+            *) echo "alloc.$a=${SO[$a]} ($(lib_package "$a") $(pkg_version "$(lib_package "$a")"))" ;;
+        esac
+    done
+    if [ -n "$PYBIN" ]; then echo "python=$PYBIN ($("$PYBIN" --version 2>&1))"; fi
+    if [ -n "$SQLITE" ]; then echo "sqlite=$SQLITE ($("$SQLITE" --version 2>/dev/null | awk '{ print $1 }'))"; fi
+} >"$META"
+
+echo "timestamp,rep,slot,workload,allocator,status,wall_s,user_s,sys_s,maxrss_kb,figures" >"$CSV"
+
+log "allocators: ${ALLOCS[*]}${SKIPPED[*]:+   (skipped: ${SKIPPED[*]})}"
+log "workloads:  ${RUN_WORKLOADS[*]}"
+log "reps: $REPS$([ "$QUICK" = 1 ] && echo ' (quick)')   timeout: ${TIMEOUT}s   raw: ${CSV#"$ROOT"/}"
+
+# ---------------------------------------------------------------- running
+
+# field NAME LINE -> value of NAME=... in a runner status line
+field() { local x=" $2 "; x=${x#* "$1"=}; printf '%s' "${x%% *}"; }
+
+# figures FILE -> "k=v;k=v" from the workload's key=value stdout lines
+figures() {
+    { grep -E '^[A-Za-z_][A-Za-z0-9_]*=[-+0-9.eE]+$' "$1" 2>/dev/null || true; } | paste -sd ';' -
+}
+
+declare -A GAVE_UP=()
+
+run_one() { # run_one REP SLOT WORKLOAD ALLOCATOR
+    local rep=$1 slot=$2 w=$3 a=$4 line status figs
+    setup_workload "$w"
+    line=$("$RUNNER" -p "${SO[$a]}" -t "$TIMEOUT" -o "$TMP/out" -E "$TMP/err" \
+        ${W_OPTS[@]+"${W_OPTS[@]}"} -- "${W_CMD[@]}") || line="status=runner-failed"
+    status=$(field status "$line")
+    figs=$(figures "$TMP/out")
+    printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$(date +%s)" "$rep" "$slot" "$w" "$a" \
+        "$status" "$(field wall_s "$line")" "$(field user_s "$line")" "$(field sys_s "$line")" \
+        "$(field maxrss_kb "$line")" "$figs" >>"$CSV"
+    if [ "$status" != ok ]; then
+        mkdir -p "$LOGDIR"
+        cp "$TMP/out" "$LOGDIR/$w.$a.rep$rep.stdout" 2>/dev/null || true
+        cp "$TMP/err" "$LOGDIR/$w.$a.rep$rep.stderr" 2>/dev/null || true
+        if [ "$status" = timeout ]; then GAVE_UP["$w/$a"]=1; fi
+    fi
+    local fig=""
+    case "$figs" in *ops_per_sec=*) fig=" ops/s=$(printf '%s' "${figs#*ops_per_sec=}" | cut -d';' -f1)" ;; esac
+    case "$w" in churn_rss) fig="$fig rss_last_kb=$(printf '%s' "${figs#*rss_last_kb=}" | cut -d';' -f1)" ;; esac
+    printf '  rep %d/%d  %-12s %-9s %-14s %8ss %8s kB%s\n' "$rep" "$REPS" "$w" "$a" "$status" \
+        "$(field wall_s "$line")" "$(field maxrss_kb "$line")" "$fig" >&2
+}
+
+T_START=$(date +%s)
+
+if [ "$QUICK" != 1 ]; then
+    # one small untimed run per workload (glibc) to warm the page cache
+    log "warm-up"
+    for w in "${RUN_WORKLOADS[@]}"; do
+        setup_workload "$w" small
+        "$RUNNER" -t "$TIMEOUT" -o /dev/null -E /dev/null ${W_OPTS[@]+"${W_OPTS[@]}"} -- "${W_CMD[@]}" >/dev/null || true
+    done
+fi
+
+NA=${#ALLOCS[@]}
+for ((rep = 1; rep <= REPS; rep++)); do
+    log "repetition $rep/$REPS"
+    for w in "${RUN_WORKLOADS[@]}"; do
+        # round-robin over the allocators, starting one further each rep so no
+        # allocator always runs first (or right after the same neighbour)
+        for ((k = 0; k < NA; k++)); do
+            a=${ALLOCS[$(((k + rep - 1) % NA))]}
+            if [ -n "${GAVE_UP["$w/$a"]:-}" ]; then
+                log "  rep $rep/$REPS  $w $a: skipped (timed out earlier)"
+                continue
+            fi
+            run_one "$rep" "$k" "$w" "$a"
+        done
+    done
+done
+
+T_END=$(date +%s)
+echo "elapsed_s=$((T_END - T_START))" >>"$META"
+log "runs finished in $((T_END - T_START)) s"
+
+# ----------------------------------------------------------------- report
+
+"$REPORT_PY" scripts/bench_report.py --csv "$CSV" --meta "$META" \
+    --out "$RESULTS/bench-$STAMP.md" --out "$RESULTS/latest.md"
+log "report: bench/results/latest.md (also bench/results/bench-$STAMP.md); raw: ${CSV#"$ROOT"/}"
+if [ -d "$LOGDIR" ]; then log "logs of failed runs: ${LOGDIR#"$ROOT"/}"; fi
+exit 0

@@ -1,0 +1,472 @@
+//! Configuration: every `ZSLAB_*` environment variable in one table, parsed
+//! once at initialisation straight from `environ` (no allocation: this runs
+//! inside the first malloc). A bad value prints one warning naming the
+//! variable and keeps the default. Booleans accept 1/0/true/false/yes/no/on/off,
+//! sizes accept a K/M/G suffix.
+
+use crate::os::StackBuf;
+use core::fmt::Write;
+
+/// How empty slabs beyond the hot cache go back to the OS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reclaim {
+    /// `madvise(MADV_DONTNEED)`: RSS drops at once; reuse faults in zero pages.
+    DontNeed,
+    /// `madvise(MADV_FREE)`: the kernel takes the pages when it needs them.
+    Free,
+    /// Keep the pages; the slab is still reused by any class.
+    Off,
+}
+
+/// What to do on a double or invalid free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    /// Print the diagnosis and abort, as glibc does.
+    Abort,
+    /// Print the diagnosis, ignore the call and continue.
+    Warn,
+}
+
+/// Verbosity of zslab's `tracing` log on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// A path-like string stored inline.
+#[derive(Clone, Copy)]
+pub struct Text {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Text {
+    pub const fn empty() -> Self {
+        Text {
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// How a value is read from its environment string and shown back.
+pub trait Value: Sized + Copy {
+    fn parse(s: &[u8]) -> Option<Self>;
+    fn show(&self, out: &mut StackBuf<512>);
+}
+
+impl Value for bool {
+    fn parse(s: &[u8]) -> Option<Self> {
+        match lower(s).as_bytes() {
+            b"1" | b"true" | b"yes" | b"on" => Some(true),
+            b"0" | b"false" | b"no" | b"off" => Some(false),
+            _ => None,
+        }
+    }
+    fn show(&self, out: &mut StackBuf<512>) {
+        let _ = write!(out, "{}", if *self { "on" } else { "off" });
+    }
+}
+
+/// A plain count (no suffix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Count(pub u64);
+
+impl Value for Count {
+    fn parse(s: &[u8]) -> Option<Self> {
+        parse_number(s, false).map(Count)
+    }
+    fn show(&self, out: &mut StackBuf<512>) {
+        let _ = write!(out, "{}", self.0);
+    }
+}
+
+/// A byte size, accepting K/M/G (powers of 1024) suffixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bytes(pub u64);
+
+impl Value for Bytes {
+    fn parse(s: &[u8]) -> Option<Self> {
+        parse_number(s, true).map(Bytes)
+    }
+    fn show(&self, out: &mut StackBuf<512>) {
+        let v = self.0;
+        let _ = if v >= 1 << 30 && v % (1 << 30) == 0 {
+            write!(out, "{}G", v >> 30)
+        } else if v >= 1 << 20 && v % (1 << 20) == 0 {
+            write!(out, "{}M", v >> 20)
+        } else if v >= 1 << 10 && v % (1 << 10) == 0 {
+            write!(out, "{}K", v >> 10)
+        } else {
+            write!(out, "{v}")
+        };
+    }
+}
+
+impl Value for Reclaim {
+    fn parse(s: &[u8]) -> Option<Self> {
+        match lower(s).as_bytes() {
+            b"dontneed" => Some(Reclaim::DontNeed),
+            b"free" => Some(Reclaim::Free),
+            b"off" | b"none" | b"0" => Some(Reclaim::Off),
+            _ => None,
+        }
+    }
+    fn show(&self, out: &mut StackBuf<512>) {
+        let _ = out.write_str(match self {
+            Reclaim::DontNeed => "dontneed",
+            Reclaim::Free => "free",
+            Reclaim::Off => "off",
+        });
+    }
+}
+
+impl Value for OnError {
+    fn parse(s: &[u8]) -> Option<Self> {
+        match lower(s).as_bytes() {
+            b"abort" => Some(OnError::Abort),
+            b"warn" => Some(OnError::Warn),
+            _ => None,
+        }
+    }
+    fn show(&self, out: &mut StackBuf<512>) {
+        let _ = out.write_str(match self {
+            OnError::Abort => "abort",
+            OnError::Warn => "warn",
+        });
+    }
+}
+
+impl Value for LogLevel {
+    fn parse(s: &[u8]) -> Option<Self> {
+        Some(match lower(s).as_bytes() {
+            b"off" | b"0" => LogLevel::Off,
+            b"error" => LogLevel::Error,
+            b"warn" => LogLevel::Warn,
+            b"info" => LogLevel::Info,
+            b"debug" => LogLevel::Debug,
+            b"trace" => LogLevel::Trace,
+            _ => return None,
+        })
+    }
+    fn show(&self, out: &mut StackBuf<512>) {
+        let _ = out.write_str(match self {
+            LogLevel::Off => "off",
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        });
+    }
+}
+
+impl Value for Text {
+    fn parse(s: &[u8]) -> Option<Self> {
+        if s.len() > 255 {
+            return None;
+        }
+        let mut t = Text::empty();
+        t.buf[..s.len()].copy_from_slice(s);
+        t.len = s.len();
+        Some(t)
+    }
+    fn show(&self, out: &mut StackBuf<512>) {
+        if self.is_empty() {
+            let _ = out.write_str("(unset)");
+        } else {
+            out.push_bytes(self.as_bytes());
+        }
+    }
+}
+
+/// Documentation row of one variable, for `ZSLAB_VERBOSE` and the README.
+pub struct VarDoc {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub unit: &'static str,
+    pub meaning: &'static str,
+}
+
+macro_rules! config_table {
+    ($( $field:ident : $ty:ty = $default:expr, $name:literal, $shown:literal, $unit:literal, $meaning:literal; )*) => {
+        /// The resolved configuration.
+        #[derive(Clone, Copy)]
+        pub struct Config { $( pub $field: $ty, )* }
+
+        impl Config {
+            /// Every variable at its default.
+            pub const fn defaults() -> Self {
+                Config { $( $field: $default, )* }
+            }
+
+            /// Resolve every variable with `lookup(name)`, warning through
+            /// `warn(name, value)` about values that do not parse.
+            pub fn resolve(
+                lookup: &dyn Fn(&[u8]) -> Option<&'static [u8]>,
+                warn: &dyn Fn(&str, &[u8], &str),
+            ) -> Self {
+                let mut c = Self::defaults();
+                $(
+                    if let Some(v) = lookup($name.as_bytes()) {
+                        match <$ty as Value>::parse(trim(v)) {
+                            Some(x) => c.$field = x,
+                            None => warn($name, v, $shown),
+                        }
+                    }
+                )*
+                c.clamp(warn);
+                c
+            }
+
+            /// Print `NAME=value` for every variable, one per line, to `fd`.
+            pub fn print(&self, fd: i32) {
+                $(
+                    let mut b = StackBuf::<512>::new();
+                    let _ = write!(b, "zslab: {}=", $name);
+                    self.$field.show(&mut b);
+                    b.push_bytes(b"\n");
+                    crate::os::write_fd(fd, b.as_bytes());
+                )*
+            }
+        }
+
+        /// One row per variable: name, default, unit, meaning.
+        pub const VARS: &[VarDoc] = &[
+            $( VarDoc { name: $name, default: $shown, unit: $unit, meaning: $meaning }, )*
+        ];
+    };
+}
+
+config_table! {
+    reclaim: Reclaim = Reclaim::DontNeed, "ZSLAB_RECLAIM", "dontneed", "dontneed|free|off",
+        "How empty slabs beyond the hot cache go back to the OS: MADV_DONTNEED (RSS drops at once), MADV_FREE (lazy), or kept.";
+    cache_slabs: Count = Count(4), "ZSLAB_CACHE_SLABS", "4", "slabs per size class",
+        "Hot cache of empty slabs kept per size class for quick reuse before their pages are returned (0-64).";
+    decay_ms: Count = Count(1000), "ZSLAB_DECAY_MS", "1000", "milliseconds",
+        "Cached empty slabs older than this are returned to the OS too; 0 keeps them until malloc_trim/slab_reclaim.";
+    epoch_ms: Count = Count(0), "ZSLAB_EPOCH_MS", "0 (off)", "milliseconds",
+        "Advance the epoch automatically every N ms (checked as threads allocate).";
+    epoch_allocs: Count = Count(0), "ZSLAB_EPOCH_ALLOCS", "0 (off)", "allocations",
+        "Advance the epoch automatically after every N small allocations (process-wide, counted in batches of up to 64 per thread).";
+    max_small: Bytes = Bytes(8192), "ZSLAB_MAX_SMALL", "8K", "bytes (K/M/G)",
+        "Largest request served from zslab's slabs (16 B to 8 KiB); larger ones go to glibc.";
+    region: Bytes = Bytes(32 << 30), "ZSLAB_REGION", "32G", "bytes (K/M/G)",
+        "Virtual address space reserved for slabs (not memory: pages are committed as used). Halved until the reservation succeeds.";
+    thp: bool = false, "ZSLAB_THP", "off", "boolean",
+        "Allow transparent huge pages in the slab region (off: MADV_NOHUGEPAGE, so returned pages stay returned).";
+    on_error: OnError = OnError::Abort, "ZSLAB_ON_ERROR", "abort", "abort|warn",
+        "On a double or invalid free: print the diagnosis and abort, or print it and ignore the call.";
+    stats: bool = false, "ZSLAB_STATS", "off", "boolean",
+        "Print a human-readable statistics summary to stderr at exit.";
+    stats_file: Text = Text::empty(), "ZSLAB_STATS_FILE", "(unset)", "path",
+        "Write the statistics as JSON to this file at exit; %p in the path becomes the process id.";
+    log: LogLevel = LogLevel::Warn, "ZSLAB_LOG", "warn", "off|error|warn|info|debug|trace",
+        "Level of zslab's tracing log on stderr.";
+    verbose: bool = false, "ZSLAB_VERBOSE", "off", "boolean",
+        "Print the resolved configuration at start-up.";
+    background: bool = true, "ZSLAB_BACKGROUND", "on", "boolean",
+        "Let a background thread return decayed cached slabs of an idle program (started only once there is something to return).";
+    disable: bool = false, "ZSLAB_DISABLE", "off", "boolean",
+        "Serve everything from glibc (zslab only forwards); an escape hatch for diagnosis.";
+}
+
+impl Config {
+    /// Bring values into their legal ranges, warning when one moved.
+    fn clamp(&mut self, warn: &dyn Fn(&str, &[u8], &str)) {
+        if self.cache_slabs.0 > 64 {
+            warn("ZSLAB_CACHE_SLABS", b"(above 64)", "64");
+            self.cache_slabs = Count(64);
+        }
+        if self.max_small.0 < 16 || self.max_small.0 > crate::sizeclass::MAX_CLASS_SIZE as u64 {
+            warn("ZSLAB_MAX_SMALL", b"(outside 16..8K)", "8K");
+            self.max_small = Bytes(crate::sizeclass::MAX_CLASS_SIZE as u64);
+        }
+        let min_region = (crate::sizeclass::SLAB_SIZE * 64) as u64;
+        if self.region.0 < min_region {
+            warn("ZSLAB_REGION", b"(below 4M)", "32G");
+            self.region = Bytes(32 << 30);
+        }
+    }
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+fn lower(s: &[u8]) -> StackBuf<512> {
+    let mut b = StackBuf::<512>::new();
+    for &c in trim(s) {
+        b.push_bytes(&[c.to_ascii_lowercase()]);
+    }
+    b
+}
+
+fn parse_number(s: &[u8], suffixes: bool) -> Option<u64> {
+    let s = trim(s);
+    let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in &s[..digits] {
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    let shift = match &s[digits..] {
+        b"" => 0,
+        b"k" | b"K" | b"kb" | b"KB" | b"KiB" if suffixes => 10,
+        b"m" | b"M" | b"mb" | b"MB" | b"MiB" if suffixes => 20,
+        b"g" | b"G" | b"gb" | b"GB" | b"GiB" if suffixes => 30,
+        _ => return None,
+    };
+    v.checked_mul(1u64 << shift)
+}
+
+/// Look a variable up in the process environment without allocating.
+pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
+    unsafe extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    // SAFETY: environ is maintained by libc; we only read it. Reading it
+    // while another thread calls setenv is the same race getenv has.
+    let mut p = unsafe { environ };
+    if p.is_null() {
+        return None;
+    }
+    loop {
+        // SAFETY: environ is a NULL-terminated array of C strings.
+        let entry = unsafe { *p };
+        if entry.is_null() {
+            return None;
+        }
+        // SAFETY: each entry is a NUL-terminated string that lives as long
+        // as the process does not modify its environment.
+        let bytes = unsafe { core::ffi::CStr::from_ptr(entry) }.to_bytes();
+        if bytes.len() > name.len() && bytes.starts_with(name) && bytes[name.len()] == b'=' {
+            return Some(&bytes[name.len() + 1..]);
+        }
+        // SAFETY: not past the terminating NULL, checked above.
+        p = unsafe { p.add(1) };
+    }
+}
+
+/// Resolve the configuration from the real environment, warning on stderr.
+pub fn from_env() -> Config {
+    Config::resolve(&getenv, &|name, value, default| {
+        let mut b = StackBuf::<512>::new();
+        let _ = write!(b, "zslab: warning: {name}=");
+        b.push_bytes(value);
+        let _ = writeln!(b, " is not valid; using {default}");
+        crate::os::write_fd(2, b.as_bytes());
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    fn resolve(pairs: &[(&str, &'static str)]) -> (Config, Vec<String>) {
+        let warnings = RefCell::new(Vec::new());
+        let pairs: Vec<(String, &'static str)> =
+            pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let c = Config::resolve(
+            &|name| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k.as_bytes() == name)
+                    .map(|(_, v)| v.as_bytes())
+            },
+            &|name, _, _| warnings.borrow_mut().push(name.to_string()),
+        );
+        (c, warnings.into_inner())
+    }
+
+    #[test]
+    fn defaults_without_environment() {
+        let (c, w) = resolve(&[]);
+        assert!(w.is_empty());
+        assert_eq!(c.reclaim, Reclaim::DontNeed);
+        assert_eq!(c.max_small, Bytes(8192));
+        assert_eq!(c.on_error, OnError::Abort);
+    }
+
+    #[test]
+    fn good_values_take_effect() {
+        let (c, w) = resolve(&[
+            ("ZSLAB_RECLAIM", "FREE"),
+            ("ZSLAB_CACHE_SLABS", "12"),
+            ("ZSLAB_REGION", "2G"),
+            ("ZSLAB_MAX_SMALL", "1k"),
+            ("ZSLAB_STATS", "yes"),
+            ("ZSLAB_THP", " on "),
+            ("ZSLAB_ON_ERROR", "warn"),
+            ("ZSLAB_LOG", "debug"),
+            ("ZSLAB_STATS_FILE", "/tmp/s.%p.json"),
+        ]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.reclaim, Reclaim::Free);
+        assert_eq!(c.cache_slabs, Count(12));
+        assert_eq!(c.region, Bytes(2 << 30));
+        assert_eq!(c.max_small, Bytes(1024));
+        assert!(c.stats && c.thp);
+        assert_eq!(c.on_error, OnError::Warn);
+        assert_eq!(c.log, LogLevel::Debug);
+        assert_eq!(c.stats_file.as_bytes(), b"/tmp/s.%p.json");
+    }
+
+    #[test]
+    fn bad_values_warn_and_keep_defaults() {
+        let (c, w) = resolve(&[
+            ("ZSLAB_RECLAIM", "sometimes"),
+            ("ZSLAB_CACHE_SLABS", "-3"),
+            ("ZSLAB_REGION", "12X"),
+            ("ZSLAB_STATS", "maybe"),
+            ("ZSLAB_EPOCH_MS", ""),
+            ("ZSLAB_DECAY_MS", "99999999999999999999999"),
+        ]);
+        assert_eq!(w.len(), 6, "{w:?}");
+        assert_eq!(c.reclaim, Reclaim::DontNeed);
+        assert_eq!(c.cache_slabs, Count(4));
+        assert_eq!(c.region, Bytes(32 << 30));
+        assert!(!c.stats);
+        assert_eq!(c.epoch_ms, Count(0));
+        assert_eq!(c.decay_ms, Count(1000));
+    }
+
+    #[test]
+    fn out_of_range_values_are_clamped_with_a_warning() {
+        let (c, w) = resolve(&[("ZSLAB_CACHE_SLABS", "1000"), ("ZSLAB_MAX_SMALL", "1M")]);
+        assert_eq!(w.len(), 2);
+        assert_eq!(c.cache_slabs, Count(64));
+        assert_eq!(c.max_small, Bytes(8192));
+    }
+
+    #[test]
+    fn every_variable_is_documented_in_the_readme() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        for v in VARS {
+            assert!(readme.contains(v.name), "{} missing from README.md", v.name);
+        }
+    }
+}

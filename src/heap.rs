@@ -1,0 +1,700 @@
+//! Thread heaps: each thread allocates from its own heap, which owns slabs
+//! outright, so the same-thread malloc and free paths are a few plain loads
+//! and stores (no lock, no atomic read-modify-write).
+//!
+//! A heap keeps, per size class, a current slab of the current epoch plus
+//! lists of partial and full slabs of that epoch, and one list of retired
+//! slabs from past epochs (never allocated from again; they go back the
+//! moment they empty). Frees from other threads set bits in the slab's
+//! `pend` bitmap and, once per batch, push the slab on the owner's
+//! notification stack; the owner folds them in on its slow path. When a
+//! thread exits its slabs become orphans: other threads adopt the ones with
+//! room, and whoever frees the last object of an orphan reclaims it.
+//!
+//! Heaps are never unmapped (freed heaps are reused by new threads), so a
+//! heap address read from a slab is always safe to dereference.
+
+use crate::counters::{COUNTERS, inc, slab_activated, slab_committed};
+use crate::diag;
+use crate::epoch::{self, EPOCHS};
+use crate::os;
+use crate::pool;
+use crate::region::{self, link, link_of};
+use crate::sizeclass::NCLASS;
+use crate::slab::*;
+use crate::sync::SpinLock;
+use crate::tls;
+use core::cell::Cell;
+use core::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+
+/// TLS value of a thread whose heap was handed back at thread exit.
+pub const TORN_DOWN: usize = 1;
+
+/// The slab every empty bin points at: it has no free object, so allocating
+/// from it always takes the slow path. Never written.
+static EMPTY: SlabMeta = SlabMeta::empty();
+
+const HEAP_FREE: u8 = 0;
+const HEAP_ACTIVE: u8 = 1;
+
+/// One thread's heap.
+#[repr(C, align(64))]
+pub struct Heap {
+    // ---- owner-only state (Cells: touched by the owning thread alone) ----
+    bins: [Cell<&'static SlabMeta>; NCLASS],
+    era: Cell<u64>,
+    epoch: Cell<usize>,
+    /// Small allocations left before the next housekeeping call.
+    countdown: Cell<i64>,
+    /// The batch the countdown started from.
+    batch: Cell<u64>,
+    partial: [Cell<u32>; NCLASS],
+    full: [Cell<u32>; NCLASS],
+    retired: Cell<u32>,
+    // ---- statistics: written by the owner with plain stores, read by snapshots ----
+    /// Small allocations per class.
+    pub allocs: [AtomicU64; NCLASS],
+    /// Net objects allocated minus freed by this heap, per (epoch, class).
+    /// A heap that frees other threads' objects goes negative; the sum over
+    /// heaps is exact.
+    pub live: [[AtomicI64; NCLASS]; EPOCHS],
+    pub large_allocs: AtomicU64,
+    pub large_frees: AtomicU64,
+    pub remote_frees: AtomicU64,
+    // ---- shared ----
+    state: AtomicU8,
+    next_all: AtomicUsize,
+    next_free: AtomicUsize,
+    /// Notification stack of slabs with remote frees (link of the top).
+    queue: Queue,
+}
+
+#[repr(C, align(64))]
+struct Queue(AtomicU32);
+
+// SAFETY: the Cell fields are only accessed by the thread that owns the heap
+// (its address is in that thread's TLS slot), or by a fork child while it is
+// single-threaded; every field other threads touch is atomic.
+unsafe impl Sync for Heap {}
+
+/// Every heap ever created (linked through `next_all`; never shrinks).
+static ALL: AtomicUsize = AtomicUsize::new(0);
+/// Heaps whose thread has exited, ready for reuse (linked through `next_free`).
+static FREE: SpinLock<usize> = SpinLock::new(0);
+/// Heaps mapped per chunk.
+const CHUNK: usize = 16;
+
+/// The heap at address `a` (from a TLS slot, a slab owner or a heap list).
+#[inline(always)]
+fn heap(a: usize) -> &'static Heap {
+    // SAFETY: heap addresses only come from `acquire`, which carves them out
+    // of mappings that are never unmapped, and each was initialised there.
+    unsafe { &*(a as *const Heap) }
+}
+
+#[inline(always)]
+fn is_empty(s: &SlabMeta) -> bool {
+    core::ptr::eq(s, &EMPTY)
+}
+
+impl Heap {
+    const fn new() -> Self {
+        Heap {
+            bins: [const { Cell::new(&EMPTY) }; NCLASS],
+            era: Cell::new(0),
+            epoch: Cell::new(0),
+            countdown: Cell::new(0),
+            batch: Cell::new(0),
+            partial: [const { Cell::new(0) }; NCLASS],
+            full: [const { Cell::new(0) }; NCLASS],
+            retired: Cell::new(0),
+            allocs: [const { AtomicU64::new(0) }; NCLASS],
+            live: [const { [const { AtomicI64::new(0) }; NCLASS] }; EPOCHS],
+            large_allocs: AtomicU64::new(0),
+            large_frees: AtomicU64::new(0),
+            remote_frees: AtomicU64::new(0),
+            state: AtomicU8::new(HEAP_FREE),
+            next_all: AtomicUsize::new(0),
+            next_free: AtomicUsize::new(0),
+            queue: Queue(AtomicU32::new(0)),
+        }
+    }
+
+    #[inline(always)]
+    fn addr(&self) -> usize {
+        self as *const Heap as usize
+    }
+
+    /// Whether a thread currently owns this heap.
+    pub fn is_active(&self) -> bool {
+        self.state.load(Acquire) == HEAP_ACTIVE
+    }
+
+    // ================= allocation =================
+
+    /// Allocate an object of `class`. Returns 0 when no slab can be had (the
+    /// region is exhausted); the caller then asks glibc.
+    #[inline(always)]
+    pub fn alloc(&self, class: usize) -> usize {
+        let cd = self.countdown.get() - 1;
+        self.countdown.set(cd);
+        if cd < 0 || self.era.get() != epoch::era() {
+            return self.alloc_slow(class);
+        }
+        let p = self.bins[class].get().alloc_from_cursor();
+        if p == 0 {
+            return self.alloc_slow(class);
+        }
+        self.count_alloc(class);
+        p
+    }
+
+    #[inline(always)]
+    fn count_alloc(&self, class: usize) {
+        bump(&self.allocs[class], 1);
+        bump_i(&self.live[self.epoch.get()][class], 1);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&self, class: usize) -> usize {
+        if self.countdown.get() < 0 {
+            self.housekeeping();
+        }
+        if self.era.get() != epoch::era() {
+            self.switch_epoch();
+        }
+        loop {
+            let s = self.bins[class].get();
+            if !is_empty(s) {
+                let p = s.alloc_from_cursor();
+                if p != 0 {
+                    self.count_alloc(class);
+                    return p;
+                }
+                if let Some(bytes) = s.advance_cursor() {
+                    slab_committed(class, s.epoch.load(Relaxed) as usize, bytes);
+                    continue;
+                }
+                if s.has_pending() {
+                    let c = s.collect();
+                    diag::check_collected(c, s);
+                    if c.freed > 0 {
+                        continue;
+                    }
+                }
+                self.list_push(LIST_FULL, s);
+                inc(&COUNTERS.classes[class].refills);
+            }
+            match self.refill(class) {
+                Some(s) => {
+                    s.list.store(LIST_CURRENT, Relaxed);
+                    self.bins[class].set(s);
+                }
+                None => {
+                    self.bins[class].set(&EMPTY);
+                    inc(&COUNTERS.region_full);
+                    return 0;
+                }
+            }
+        }
+    }
+
+    /// Periodic work, every few thousand allocations (fewer with automatic
+    /// epochs): automatic advance, pending notifications, cache decay.
+    #[cold]
+    fn housekeeping(&self) {
+        epoch::tick(self.batch.get());
+        let b = epoch::batch();
+        self.batch.set(b);
+        self.countdown.set(b as i64 - 1);
+        if self.queue.0.load(Relaxed) != 0 {
+            self.drain();
+        }
+        pool::decay_tick();
+        crate::background::maybe_start();
+    }
+
+    /// A slab for `class` with at least one free object: a partial one, an
+    /// orphan, a cached empty one or an unused one.
+    fn refill(&self, class: usize) -> Option<&'static SlabMeta> {
+        if self.queue.0.load(Relaxed) != 0 {
+            self.drain();
+        }
+        if let Some(s) = self.list_pop(LIST_PARTIAL, class) {
+            return Some(s);
+        }
+        let era = self.era.get();
+        if let Some(s) = pool::adopt(class, self.addr(), era) {
+            diag::check_collected(s.collect(), s);
+            return Some(s);
+        }
+        let s = match pool::cache_pop(class) {
+            Some(s) => s,
+            None => {
+                let s = region::take_unused()?;
+                pool::unused_taken(s);
+                inc(&COUNTERS.classes[class].cache_miss);
+                s
+            }
+        };
+        let e = self.epoch.get();
+        s.format(region::slab_base(region::index_of(s)), class);
+        s.epoch.store(e as u8, Relaxed);
+        s.era.store(era, Relaxed);
+        s.list.store(LIST_NONE, Relaxed);
+        s.prev.store(0, Relaxed);
+        s.next.store(0, Relaxed);
+        slab_activated(class, e, s.touched.load(Relaxed) as usize);
+        s.lock.lock();
+        s.state.store(STATE_ACTIVE, Release);
+        s.owner.store(self.addr(), SeqCst);
+        s.lock.unlock();
+        Some(s)
+    }
+
+    /// The epoch moved on: retire every slab of the old one, so no new
+    /// object lands in a closing epoch.
+    #[cold]
+    fn switch_epoch(&self) {
+        for class in 0..NCLASS {
+            let s = self.bins[class].get();
+            if !is_empty(s) {
+                self.bins[class].set(&EMPTY);
+                self.retire(s);
+            }
+            while let Some(s) = self.list_pop(LIST_PARTIAL, class) {
+                self.retire(s);
+            }
+            while let Some(s) = self.list_pop(LIST_FULL, class) {
+                self.retire(s);
+            }
+        }
+        let era = epoch::era();
+        self.era.set(era);
+        self.epoch.set(epoch::index(era));
+        inc(&COUNTERS.epoch_switches);
+    }
+
+    fn retire(&self, s: &'static SlabMeta) {
+        if s.used.load(Relaxed) == 0 && !s.queued.load(SeqCst) {
+            self.release_empty(s);
+        } else {
+            self.list_push(LIST_RETIRED, s);
+            inc(&COUNTERS.retired_slabs);
+        }
+    }
+
+    // ================= free =================
+
+    /// Free `p` from slab `s`, owned by this heap.
+    #[inline(always)]
+    fn free_local(&self, s: &'static SlabMeta, p: usize) {
+        match s.free_local(p) {
+            Ok(u) => {
+                bump_i(
+                    &self.live[s.epoch.load(Relaxed) as usize][s.class.load(Relaxed) as usize],
+                    -1,
+                );
+                if u == 0 || s.list.load(Relaxed) == LIST_FULL {
+                    self.after_local_free(s, u);
+                }
+            }
+            Err(e) => diag::free_error(e, p, Some(s), "free"),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn after_local_free(&self, s: &'static SlabMeta, used: u32) {
+        let list = s.list.load(Relaxed);
+        if used == 0 {
+            // Keep an empty current slab: the next malloc reuses it. Any
+            // other empty slab goes back now, unless a notification for it
+            // is still queued (the drain will reclaim it).
+            if list != LIST_CURRENT && !s.queued.load(SeqCst) {
+                self.list_unlink(s);
+                self.release_empty(s);
+            }
+        } else if list == LIST_FULL {
+            self.list_unlink(s);
+            self.list_push(LIST_PARTIAL, s);
+        }
+    }
+
+    /// Give an empty slab this heap owns back to the pool.
+    fn release_empty(&self, s: &'static SlabMeta) {
+        s.lock.lock();
+        s.owner.store(0, SeqCst);
+        pool::reclaim(s);
+        s.lock.unlock();
+    }
+
+    /// Fold remote frees into an owned slab and move it between lists.
+    fn collect_owned(&self, s: &'static SlabMeta) {
+        let c = s.collect();
+        diag::check_collected(c, s);
+        let list = s.list.load(Relaxed);
+        if s.used.load(Relaxed) == 0 && list != LIST_CURRENT && list != LIST_NONE {
+            if !s.queued.load(SeqCst) {
+                self.list_unlink(s);
+                self.release_empty(s);
+            }
+        } else if c.freed > 0 && list == LIST_FULL {
+            self.list_unlink(s);
+            self.list_push(LIST_PARTIAL, s);
+        }
+    }
+
+    fn push_queue(&self, s: &'static SlabMeta) {
+        let me = link_of(s);
+        let mut head = self.queue.0.load(SeqCst);
+        loop {
+            s.qnext.store(head, Relaxed);
+            match self.queue.0.compare_exchange_weak(head, me, SeqCst, SeqCst) {
+                Ok(_) => return,
+                Err(h) => head = h,
+            }
+        }
+    }
+
+    /// Handle every slab on this heap's notification stack.
+    fn drain(&self) {
+        self.drain_as(Some(self), 0);
+    }
+
+    /// Take the whole notification stack and route each slab to its current
+    /// collector. `me` is the calling thread's heap (it may collect the
+    /// slabs it owns).
+    fn drain_as(&self, me: Option<&Heap>, depth: u32) {
+        let mut l = self.queue.0.swap(0, SeqCst);
+        while let Some(s) = link(l) {
+            l = s.qnext.load(Relaxed);
+            s.queued.store(false, SeqCst);
+            notify(s, me, depth);
+        }
+    }
+
+    // ================= teardown =================
+
+    /// Hand every slab back: the thread is exiting (or gone, in a fork
+    /// child). Empty slabs are reclaimed, the others become orphans.
+    fn abandon(&self) {
+        self.drain();
+        for class in 0..NCLASS {
+            let s = self.bins[class].get();
+            if !is_empty(s) {
+                self.bins[class].set(&EMPTY);
+                orphan(s);
+            }
+            while let Some(s) = self.list_pop(LIST_PARTIAL, class) {
+                orphan(s);
+            }
+            while let Some(s) = self.list_pop(LIST_FULL, class) {
+                orphan(s);
+            }
+        }
+        while let Some(s) = self.list_pop(LIST_RETIRED, 0) {
+            orphan(s);
+        }
+        // Notifications that raced with the orphaning.
+        self.drain_as(None, 0);
+        self.state.store(HEAP_FREE, Release);
+        let mut f = FREE.lock();
+        self.next_free.store(*f, Relaxed);
+        *f = self.addr();
+    }
+
+    fn activate(&self) {
+        let era = epoch::era();
+        self.era.set(era);
+        self.epoch.set(epoch::index(era));
+        let b = epoch::batch();
+        self.batch.set(b);
+        self.countdown.set(b as i64 - 1);
+        self.state.store(HEAP_ACTIVE, Release);
+        inc(&COUNTERS.threads);
+    }
+
+    // ================= lists =================
+
+    fn head(&self, list: u8, class: usize) -> &Cell<u32> {
+        match list {
+            LIST_PARTIAL => &self.partial[class],
+            LIST_FULL => &self.full[class],
+            _ => &self.retired,
+        }
+    }
+
+    fn list_push(&self, list: u8, s: &'static SlabMeta) {
+        let h = self.head(list, s.class.load(Relaxed) as usize);
+        let me = link_of(s);
+        s.prev.store(0, Relaxed);
+        s.next.store(h.get(), Relaxed);
+        if let Some(n) = link(h.get()) {
+            n.prev.store(me, Relaxed);
+        }
+        h.set(me);
+        s.list.store(list, Relaxed);
+    }
+
+    fn list_unlink(&self, s: &'static SlabMeta) {
+        let list = s.list.load(Relaxed);
+        s.list.store(LIST_NONE, Relaxed);
+        if list == LIST_NONE || list == LIST_CURRENT {
+            return;
+        }
+        let h = self.head(list, s.class.load(Relaxed) as usize);
+        let prev = s.prev.load(Relaxed);
+        let next = s.next.load(Relaxed);
+        match link(prev) {
+            Some(p) => p.next.store(next, Relaxed),
+            None => h.set(next),
+        }
+        if let Some(n) = link(next) {
+            n.prev.store(prev, Relaxed);
+        }
+        s.prev.store(0, Relaxed);
+        s.next.store(0, Relaxed);
+    }
+
+    fn list_pop(&self, list: u8, class: usize) -> Option<&'static SlabMeta> {
+        let s = link(self.head(list, class).get())?;
+        self.list_unlink(s);
+        Some(s)
+    }
+}
+
+/// Plain increment of a counter only one thread writes.
+#[inline(always)]
+fn bump(c: &AtomicU64, v: u64) {
+    c.store(c.load(Relaxed).wrapping_add(v), Relaxed);
+}
+
+#[inline(always)]
+fn bump_i(c: &AtomicI64, v: i64) {
+    c.store(c.load(Relaxed).wrapping_add(v), Relaxed);
+}
+
+// ================= free paths without a known owner =================
+
+/// Free `p`, which lies in slab `s`, from whichever thread is calling.
+#[inline(always)]
+pub fn free(s: &'static SlabMeta, p: usize) {
+    let v = tls::get();
+    if v > TORN_DOWN && s.owner.load(Relaxed) == v {
+        heap(v).free_local(s, p);
+    } else {
+        free_remote(v, s, p);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn free_remote(v: usize, s: &'static SlabMeta, p: usize) {
+    if let Err(e) = s.free_remote(p) {
+        diag::free_error(e, p, Some(s), "free");
+        return;
+    }
+    let e = s.epoch.load(Relaxed) as usize;
+    let c = s.class.load(Relaxed) as usize;
+    let me = if v > TORN_DOWN { Some(heap(v)) } else { None };
+    match me {
+        Some(h) => {
+            bump_i(&h.live[e][c], -1);
+            bump(&h.remote_frees, 1);
+        }
+        None => {
+            COUNTERS.heapless_live[e][c].fetch_sub(1, Relaxed);
+            inc(&COUNTERS.heapless_frees);
+        }
+    }
+    notify(s, me, 0);
+}
+
+/// Make sure the pending frees of `s` reach its collector: its owner (via
+/// the owner's notification stack), or, for an orphan, the caller itself.
+fn notify(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
+    let o = s.owner.load(SeqCst);
+    if o == 0 {
+        orphan_collect(s, me, depth);
+        return;
+    }
+    if let Some(h) = me {
+        if h.addr() == o {
+            h.collect_owned(s);
+            return;
+        }
+    }
+    if !s.queued.swap(true, SeqCst) {
+        let owner = heap(o);
+        owner.push_queue(s);
+        // The owner may have let go of the slab before our push landed;
+        // then nobody would look at its stack for this slab: route it now.
+        if s.owner.load(SeqCst) != o && depth < 4 {
+            owner.drain_as(me, depth + 1);
+        }
+    }
+}
+
+/// Collect an orphan's pending frees if nobody else is doing it; reclaim
+/// it if that emptied it, offer it for adoption if it gained room.
+fn orphan_collect(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
+    loop {
+        // A busy lock means another thread is collecting: it re-checks the
+        // pending bits after unlocking, so ours are not lost.
+        if !s.lock.try_lock() {
+            return;
+        }
+        let o = s.owner.load(SeqCst);
+        if o != 0 {
+            // Adopted meanwhile: the new owner collects.
+            s.lock.unlock();
+            if depth < 4 {
+                notify(s, me, depth + 1);
+            }
+            return;
+        }
+        if s.state.load(Relaxed) != STATE_ACTIVE {
+            s.lock.unlock();
+            return;
+        }
+        let c = s.collect();
+        diag::check_collected(c, s);
+        if s.used.load(Relaxed) == 0 {
+            pool::withdraw(s);
+            pool::reclaim(s);
+            s.lock.unlock();
+            return;
+        }
+        if c.freed > 0 && s.era.load(Relaxed) == epoch::era() {
+            pool::offer(s);
+        }
+        s.lock.unlock();
+        if !s.has_pending() {
+            return;
+        }
+    }
+}
+
+/// Make `s` an orphan: no owner; reclaimed if empty, offered for adoption
+/// if it has room in the current epoch.
+fn orphan(s: &'static SlabMeta) {
+    s.lock.lock();
+    s.owner.store(0, SeqCst);
+    s.list.store(LIST_NONE, Relaxed);
+    diag::check_collected(s.collect(), s);
+    if s.used.load(Relaxed) == 0 {
+        pool::reclaim(s);
+        s.lock.unlock();
+        return;
+    }
+    if s.has_free() && s.era.load(Relaxed) == epoch::era() {
+        pool::offer(s);
+    }
+    s.lock.unlock();
+    inc(&COUNTERS.orphaned_slabs);
+    if s.has_pending() {
+        orphan_collect(s, None, 0);
+    }
+}
+
+// ================= thread attachment =================
+
+/// The calling thread's heap, creating it on first use. `None` when zslab
+/// is not (or no longer) serving this thread: before initialisation could
+/// finish, after the thread's teardown, or when disabled.
+#[inline(always)]
+pub fn thread_heap() -> Option<&'static Heap> {
+    let v = tls::get();
+    if v > TORN_DOWN {
+        Some(heap(v))
+    } else {
+        attach(v)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn attach(v: usize) -> Option<&'static Heap> {
+    if v == TORN_DOWN || !crate::global::ensure() {
+        return None;
+    }
+    let h = acquire()?;
+    h.activate();
+    tls::set(h.addr());
+    crate::global::register_thread_exit(h.addr());
+    Some(h)
+}
+
+/// The pthread key destructor: the thread is exiting.
+pub extern "C" fn thread_exit(arg: *mut libc::c_void) {
+    let a = arg as usize;
+    if a <= TORN_DOWN {
+        return;
+    }
+    // Later frees on this thread (other destructors, glibc's own teardown)
+    // take the remote path; later mallocs go to glibc.
+    tls::set(TORN_DOWN);
+    heap(a).abandon();
+}
+
+fn acquire() -> Option<&'static Heap> {
+    {
+        let mut f = FREE.lock();
+        if *f != 0 {
+            let h = heap(*f);
+            *f = h.next_free.load(Relaxed);
+            return Some(h);
+        }
+    }
+    let size = core::mem::size_of::<Heap>();
+    let base = os::reserve(size * CHUNK)?;
+    for i in 0..CHUNK {
+        let a = base + i * size;
+        // SAFETY: `a` lies in a fresh, page-aligned private mapping of
+        // CHUNK heaps; Heap's size is a multiple of its 64-byte alignment,
+        // so every slot is aligned, and nothing else refers to it yet.
+        unsafe { core::ptr::write(a as *mut Heap, Heap::new()) };
+        let h = heap(a);
+        let mut head = ALL.load(Relaxed);
+        loop {
+            h.next_all.store(head, Relaxed);
+            match ALL.compare_exchange_weak(head, a, Release, Relaxed) {
+                Ok(_) => break,
+                Err(x) => head = x,
+            }
+        }
+    }
+    let mut f = FREE.lock();
+    for i in 1..CHUNK {
+        let h = heap(base + i * size);
+        h.next_free.store(*f, Relaxed);
+        *f = h.addr();
+    }
+    Some(heap(base))
+}
+
+/// Visit every heap ever created (active or waiting for reuse).
+pub fn for_each_heap(mut f: impl FnMut(&'static Heap)) {
+    let mut a = ALL.load(Acquire);
+    while a != 0 {
+        let h = heap(a);
+        f(h);
+        a = h.next_all.load(Relaxed);
+    }
+}
+
+/// Drain the calling thread's notification stack (used before stats
+/// snapshots and reclamation requests, so they see its remote frees).
+pub fn drain_current() {
+    let v = tls::get();
+    if v > TORN_DOWN {
+        heap(v).drain();
+    }
+}
+
+/// The heap free list's lock, for fork handlers.
+pub fn free_list_lock() -> &'static crate::sync::RawLock {
+    FREE.raw()
+}

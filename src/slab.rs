@@ -1,0 +1,473 @@
+//! A slab: 64 KiB of the reserved region holding objects of one size class
+//! and one epoch, described by a [`SlabMeta`] that lives in a separate
+//! metadata array, never on the user pages (a buffer overflow cannot reach
+//! it and `madvise` cannot erase it).
+//!
+//! Allocation state is a bitmap, one bit per object (1 = free), so every
+//! double or invalid free is detected exactly. The bitmap belongs to the
+//! slab's *collector*: its owning thread heap, or whoever holds the slab lock
+//! while the slab has no owner. Other threads never write it: a free from a
+//! foreign thread sets the object's bit in a second, atomic `pend` bitmap (and
+//! a summary bit naming the word); the collector later folds those bits in.
+//! All owner-side accesses are relaxed loads and stores (plain moves), so the
+//! same-thread paths take no lock and no atomic read-modify-write.
+
+use crate::os::PAGE;
+use crate::sizeclass::{BITMAP_WORDS, SLAB_SIZE, class_capacity, class_magic, class_size};
+use crate::sync::RawLock;
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+
+/// The slab is unused: never touched, or its pages were handed back.
+pub const STATE_FREE: u8 = 0;
+/// The slab serves a size class (owned by a heap, or orphaned).
+pub const STATE_ACTIVE: u8 = 1;
+/// The slab is empty and waits in its class's hot cache.
+pub const STATE_CACHED: u8 = 2;
+
+/// Which list a slab is on (meaning depends on its state and owner).
+pub const LIST_NONE: u8 = 0;
+/// A heap's current allocation slab for its class.
+pub const LIST_CURRENT: u8 = 1;
+/// A heap's partially used slabs of the current epoch.
+pub const LIST_PARTIAL: u8 = 2;
+/// A heap's full slabs of the current epoch.
+pub const LIST_FULL: u8 = 3;
+/// A heap's slabs of past epochs: never allocated from again.
+pub const LIST_RETIRED: u8 = 4;
+/// An orphan slab offered for adoption in its class's pool.
+pub const LIST_ADOPTABLE: u8 = 5;
+
+/// Off-page metadata of one slab. Fields in the first cache line are touched
+/// by the collector on the fast paths; the second line holds what other
+/// threads write; then the two bitmaps.
+#[repr(C, align(128))]
+pub struct SlabMeta {
+    // ---- line 0: collector-owned, hot ----
+    /// Address of object 0.
+    pub base: AtomicUsize,
+    /// The owning heap's address, or 0 (orphan, cached or free). Changes only
+    /// under `lock` (and from the owner itself, to itself or to 0).
+    pub owner: AtomicUsize,
+    /// First bitmap word that may hold a free bit.
+    pub cursor: AtomicU32,
+    /// Objects allocated and not yet folded back as free.
+    pub used: AtomicU32,
+    pub size: AtomicU32,
+    pub magic: AtomicU32,
+    pub cap: AtomicU32,
+    /// Bytes from the slab start whose pages have been touched (page
+    /// rounded): the slab's committed memory.
+    pub touched: AtomicU32,
+    /// Objects made available so far: the bitmap is filled in steps of
+    /// [`CARVE_BYTES`], so committed memory follows actual use.
+    pub carved: AtomicU32,
+    /// Intrusive list links, as slab index + 1 (0 = none).
+    pub prev: AtomicU32,
+    pub next: AtomicU32,
+    pub class: AtomicU8,
+    pub epoch: AtomicU8,
+    pub list: AtomicU8,
+    pub state: AtomicU8,
+    /// Era the slab's objects were allocated in (see `epoch`).
+    pub era: AtomicU64,
+    // ---- line 1: written by other threads ----
+    /// Bit w set: `pend[w]` may hold remote frees.
+    pub summary: AtomicU64,
+    /// Time (coarse ms) the slab entered its class cache.
+    pub cached_at: AtomicU64,
+    /// Link in a heap's remote-free notification stack (index + 1).
+    pub qnext: AtomicU32,
+    /// The slab sits in some heap's notification stack.
+    pub queued: AtomicBool,
+    /// Collector lock for orphans and for ownership changes.
+    pub lock: RawLock,
+    _pad: [u8; 38],
+    /// 1 = free, per object.
+    pub bm: [AtomicU64; BITMAP_WORDS],
+    /// 1 = freed by another thread, not yet folded into `bm`.
+    pub pend: [AtomicU64; BITMAP_WORDS],
+}
+
+const _: () = assert!(core::mem::size_of::<SlabMeta>() % 128 == 0);
+
+/// Bytes of objects carved at a time.
+pub const CARVE_BYTES: usize = 16 << 10;
+const _: () = assert!(core::mem::offset_of!(SlabMeta, summary) == 64);
+
+/// Why a free was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeError {
+    /// The object is already free.
+    DoubleFree,
+    /// The pointer is not the start of an object of a live slab.
+    Invalid,
+}
+
+/// What folding remote frees into the bitmap found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// Objects that became free.
+    pub freed: u32,
+    /// Remote frees of objects that were already free (double frees).
+    pub doubles: u32,
+    /// Address of one double-freed object, for the diagnosis.
+    pub double_addr: usize,
+}
+
+impl SlabMeta {
+    /// An all-zero slab: no free bits, so allocation from it always falls to
+    /// the slow path. Heaps point their empty bins at one of these.
+    pub const fn empty() -> Self {
+        SlabMeta {
+            base: AtomicUsize::new(0),
+            owner: AtomicUsize::new(0),
+            cursor: AtomicU32::new(0),
+            used: AtomicU32::new(0),
+            size: AtomicU32::new(0),
+            magic: AtomicU32::new(0),
+            cap: AtomicU32::new(0),
+            touched: AtomicU32::new(0),
+            carved: AtomicU32::new(0),
+            prev: AtomicU32::new(0),
+            next: AtomicU32::new(0),
+            class: AtomicU8::new(0),
+            epoch: AtomicU8::new(0),
+            list: AtomicU8::new(0),
+            state: AtomicU8::new(STATE_FREE),
+            era: AtomicU64::new(0),
+            summary: AtomicU64::new(0),
+            cached_at: AtomicU64::new(0),
+            qnext: AtomicU32::new(0),
+            queued: AtomicBool::new(false),
+            lock: RawLock::new(),
+            _pad: [0; 38],
+            bm: [const { AtomicU64::new(0) }; BITMAP_WORDS],
+            pend: [const { AtomicU64::new(0) }; BITMAP_WORDS],
+        }
+    }
+
+    /// Prepare the slab at `base` to serve class `class`: no object carved
+    /// yet except the first step. Its committed bytes (`touched`) are kept:
+    /// pages not handed back are still resident. Returns the bytes newly
+    /// committed. The caller is the slab's only user at this point.
+    pub fn format(&self, base: usize, class: usize) -> usize {
+        let cap = class_capacity(class);
+        self.base.store(base, Relaxed);
+        self.size.store(class_size(class) as u32, Relaxed);
+        self.magic.store(class_magic(class), Relaxed);
+        self.cap.store(cap as u32, Relaxed);
+        self.class.store(class as u8, Relaxed);
+        self.cursor.store(0, Relaxed);
+        self.used.store(0, Relaxed);
+        self.carved.store(0, Relaxed);
+        self.summary.store(0, Relaxed);
+        for w in 0..BITMAP_WORDS {
+            self.bm[w].store(0, Relaxed);
+            self.pend[w].store(0, Relaxed);
+        }
+        self.carve()
+    }
+
+    /// Make the next [`CARVE_BYTES`] worth of objects available (at least
+    /// one). Returns the bytes newly committed, or `None` when every object
+    /// is carved already. Collector only.
+    fn carve(&self) -> usize {
+        let cap = self.cap.load(Relaxed) as usize;
+        let size = self.size.load(Relaxed) as usize;
+        let from = self.carved.load(Relaxed) as usize;
+        let to = (from + (CARVE_BYTES / size).max(1)).min(cap);
+        let mut i = from;
+        while i < to {
+            let w = i / 64;
+            let hi = to.min((w + 1) * 64);
+            let n = hi - i;
+            let bits = if n == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << n) - 1) << (i % 64)
+            };
+            self.bm[w].store(self.bm[w].load(Relaxed) | bits, Relaxed);
+            i = hi;
+        }
+        self.carved.store(to as u32, Relaxed);
+        let cur = self.cursor.load(Relaxed) as usize;
+        if from / 64 < cur {
+            self.cursor.store((from / 64) as u32, Relaxed);
+        }
+        let end = (to * size).next_multiple_of(PAGE).min(SLAB_SIZE);
+        let old = self.touched.load(Relaxed) as usize;
+        if end > old {
+            self.touched.store(end as u32, Relaxed);
+            end - old
+        } else {
+            0
+        }
+    }
+
+    /// Pop a free object from the cursor word, or 0 if that word is empty.
+    /// Collector only.
+    #[inline(always)]
+    pub fn alloc_from_cursor(&self) -> usize {
+        let w = self.cursor.load(Relaxed) as usize;
+        let x = self.bm[w].load(Relaxed);
+        if x == 0 {
+            return 0;
+        }
+        self.bm[w].store(x & (x - 1), Relaxed);
+        self.used.store(self.used.load(Relaxed) + 1, Relaxed);
+        let i = w * 64 + x.trailing_zeros() as usize;
+        self.base.load(Relaxed) + i * self.size.load(Relaxed) as usize
+    }
+
+    /// Move the cursor to the next word with a free object, carving more
+    /// objects when the carved ones are all in use. Returns the bytes this
+    /// newly commits, or `None` if the slab is full. Collector only.
+    pub fn advance_cursor(&self) -> Option<usize> {
+        let words = (self.carved.load(Relaxed) as usize).div_ceil(64);
+        let start = self.cursor.load(Relaxed) as usize;
+        for w in start..words {
+            if self.bm[w].load(Relaxed) != 0 {
+                self.cursor.store(w as u32, Relaxed);
+                return Some(0);
+            }
+        }
+        if self.carved.load(Relaxed) >= self.cap.load(Relaxed) {
+            return None;
+        }
+        self.cursor.store(words.saturating_sub(1) as u32, Relaxed);
+        let bytes = self.carve();
+        Some(bytes)
+    }
+
+    /// Locate the object at `p`: (bitmap word, bit mask), or `None` if `p`
+    /// is not the start of an object of this slab.
+    #[inline(always)]
+    pub fn locate(&self, p: usize) -> Option<(usize, u64)> {
+        let off = p.wrapping_sub(self.base.load(Relaxed));
+        if off >= SLAB_SIZE {
+            return None;
+        }
+        let i = ((off as u64 * self.magic.load(Relaxed) as u64) >> 32) as usize;
+        if i * self.size.load(Relaxed) as usize != off || i >= self.carved.load(Relaxed) as usize {
+            return None;
+        }
+        Some((i >> 6, 1u64 << (i & 63)))
+    }
+
+    /// Free the object at `p` as the slab's collector. Returns the objects
+    /// still in use afterwards.
+    #[inline(always)]
+    pub fn free_local(&self, p: usize) -> Result<u32, FreeError> {
+        let (w, b) = self.locate(p).ok_or(FreeError::Invalid)?;
+        let x = self.bm[w].load(Relaxed);
+        if x & b != 0 {
+            return Err(FreeError::DoubleFree);
+        }
+        self.bm[w].store(x | b, Relaxed);
+        if (w as u32) < self.cursor.load(Relaxed) {
+            self.cursor.store(w as u32, Relaxed);
+        }
+        let u = self.used.load(Relaxed) - 1;
+        self.used.store(u, Relaxed);
+        Ok(u)
+    }
+
+    /// Record a free of `p` by a thread that is not the collector. Only the
+    /// atomic `pend` bitmap and summary are written. A double free is caught
+    /// here when the object is visibly free or already pending, and
+    /// otherwise when the collector folds the bits in.
+    pub fn free_remote(&self, p: usize) -> Result<(), FreeError> {
+        if self.state.load(Acquire) != STATE_ACTIVE {
+            // An empty cached slab or an unused one has no live object.
+            return Err(if self.state.load(Relaxed) == STATE_CACHED {
+                FreeError::DoubleFree
+            } else {
+                FreeError::Invalid
+            });
+        }
+        let (w, b) = self.locate(p).ok_or(FreeError::Invalid)?;
+        // Read the bitmap before publishing the pending bit: once published,
+        // the collector may fold it in and the bit would look free.
+        if self.bm[w].load(Acquire) & b != 0 {
+            return Err(FreeError::DoubleFree);
+        }
+        if self.pend[w].fetch_or(b, SeqCst) & b != 0 {
+            return Err(FreeError::DoubleFree);
+        }
+        self.summary.fetch_or(1u64 << w, SeqCst);
+        Ok(())
+    }
+
+    /// Whether remote frees are waiting to be folded in.
+    #[inline]
+    pub fn has_pending(&self) -> bool {
+        self.summary.load(SeqCst) != 0
+    }
+
+    /// Fold pending remote frees into the bitmap. Collector only.
+    pub fn collect(&self) -> Collected {
+        let mut out = Collected::default();
+        let mut sum = self.summary.swap(0, SeqCst);
+        let mut low = u32::MAX;
+        while sum != 0 {
+            let w = sum.trailing_zeros() as usize;
+            sum &= sum - 1;
+            let bits = self.pend[w].swap(0, SeqCst);
+            if bits == 0 {
+                continue;
+            }
+            let x = self.bm[w].load(Relaxed);
+            let dup = bits & x;
+            if dup != 0 {
+                out.doubles += dup.count_ones();
+                let i = w * 64 + dup.trailing_zeros() as usize;
+                out.double_addr = self.base.load(Relaxed) + i * self.size.load(Relaxed) as usize;
+            }
+            let fresh = bits & !x;
+            self.bm[w].store(x | fresh, Relaxed);
+            out.freed += fresh.count_ones();
+            low = low.min(w as u32);
+        }
+        if out.freed > 0 {
+            self.used
+                .store(self.used.load(Relaxed) - out.freed, Relaxed);
+            if low < self.cursor.load(Relaxed) {
+                self.cursor.store(low, Relaxed);
+            }
+        }
+        out
+    }
+
+    /// Whether the slab can still hand out an object. Collector only.
+    pub fn has_free(&self) -> bool {
+        self.used.load(Relaxed) < self.cap.load(Relaxed)
+    }
+
+    /// Usable size of the objects of this slab.
+    #[inline(always)]
+    pub fn object_size(&self) -> usize {
+        self.size.load(Relaxed) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sizeclass::{NCLASS, class_of};
+
+    fn slab(class: usize) -> (Box<SlabMeta>, usize) {
+        let m = Box::new(SlabMeta::empty());
+        let base = 0x7000_0000_0000usize;
+        assert!(m.format(base, class) > 0);
+        m.state.store(STATE_ACTIVE, Relaxed);
+        (m, base)
+    }
+
+    fn alloc(m: &SlabMeta) -> usize {
+        loop {
+            let p = m.alloc_from_cursor();
+            if p != 0 {
+                return p;
+            }
+            if m.advance_cursor().is_none() {
+                return 0;
+            }
+        }
+    }
+
+    #[test]
+    fn empty_sentinel_never_allocates() {
+        let m = SlabMeta::empty();
+        assert_eq!(m.alloc_from_cursor(), 0);
+        assert_eq!(m.advance_cursor(), None);
+    }
+
+    #[test]
+    fn fills_every_object_once_lowest_first() {
+        for c in 0..NCLASS {
+            let (m, base) = slab(c);
+            let cap = class_capacity(c);
+            let size = class_size(c);
+            for i in 0..cap {
+                assert_eq!(alloc(&m), base + i * size, "class {c} object {i}");
+            }
+            assert_eq!(alloc(&m), 0);
+            assert_eq!(m.used.load(Relaxed) as usize, cap);
+            assert!(!m.has_free());
+            assert!(m.touched.load(Relaxed) as usize <= SLAB_SIZE);
+            assert!(m.touched.load(Relaxed) as usize >= cap * size);
+        }
+    }
+
+    #[test]
+    fn local_free_detects_double_and_invalid() {
+        let (m, base) = slab(class_of(48));
+        let a = alloc(&m);
+        let b = alloc(&m);
+        assert_eq!(b, a + 48);
+        assert_eq!(m.free_local(a + 8), Err(FreeError::Invalid));
+        assert_eq!(
+            m.free_local(base + SLAB_SIZE - 16),
+            Err(FreeError::Invalid),
+            "tail waste"
+        );
+        assert_eq!(m.free_local(a), Ok(1));
+        assert_eq!(m.free_local(a), Err(FreeError::DoubleFree));
+        // Carved, never-allocated objects are free: freeing one is a double
+        // free; objects not carved yet are not objects at all.
+        assert_eq!(m.free_local(base + 48 * 10), Err(FreeError::DoubleFree));
+        assert_eq!(m.free_local(base + 48 * 1300), Err(FreeError::Invalid));
+        assert_eq!(m.free_local(b), Ok(0));
+        // Freed objects are reused, lowest first.
+        assert_eq!(alloc(&m), a);
+    }
+
+    #[test]
+    fn remote_frees_are_folded_by_collect() {
+        let (m, _) = slab(class_of(16));
+        let ps: Vec<usize> = (0..200).map(|_| alloc(&m)).collect();
+        for &p in &ps[..150] {
+            m.free_remote(p).unwrap();
+        }
+        assert_eq!(
+            m.free_remote(ps[3]),
+            Err(FreeError::DoubleFree),
+            "pending twice"
+        );
+        assert!(m.has_pending());
+        assert_eq!(m.used.load(Relaxed), 200);
+        let c = m.collect();
+        assert_eq!(c.freed, 150);
+        assert_eq!(c.doubles, 0);
+        assert!(!m.has_pending());
+        assert_eq!(m.used.load(Relaxed), 50);
+        assert_eq!(
+            m.free_remote(ps[3]),
+            Err(FreeError::DoubleFree),
+            "already free"
+        );
+        // The cursor went back: the next allocation reuses object 0.
+        assert_eq!(alloc(&m), ps[0]);
+    }
+
+    #[test]
+    fn collect_reports_a_double_free_that_raced_past_the_checks() {
+        let (m, _) = slab(class_of(64));
+        let p = alloc(&m);
+        m.free_remote(p).unwrap();
+        // The owner frees it too before folding the remote free in.
+        assert_eq!(m.free_local(p), Ok(0));
+        let c = m.collect();
+        assert_eq!((c.freed, c.doubles, c.double_addr), (0, 1, p));
+        assert_eq!(m.used.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn remote_free_of_a_cached_slab_is_a_double_free() {
+        let (m, base) = slab(class_of(32));
+        m.state.store(STATE_CACHED, Relaxed);
+        assert_eq!(m.free_remote(base), Err(FreeError::DoubleFree));
+        m.state.store(STATE_FREE, Relaxed);
+        assert_eq!(m.free_remote(base), Err(FreeError::Invalid));
+    }
+}

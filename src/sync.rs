@@ -1,0 +1,168 @@
+//! The one lock zslab uses: a small spin-then-yield lock that never allocates,
+//! can be taken in fork's prepare handler and reset in the child, and guards
+//! only cold paths (slab pools, epoch labels, the heap list). The allocation
+//! fast paths take no lock at all.
+
+use core::cell::UnsafeCell;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// A raw spin lock: acquire with [`RawLock::lock`] or [`RawLock::try_lock`],
+/// release with [`RawLock::unlock`].
+pub struct RawLock {
+    locked: AtomicBool,
+}
+
+impl RawLock {
+    pub const fn new() -> Self {
+        RawLock {
+            locked: AtomicBool::new(false),
+        }
+    }
+
+    /// Take the lock, spinning briefly and then yielding the CPU.
+    pub fn lock(&self) {
+        let mut spins = 0u32;
+        loop {
+            if !self.locked.swap(true, Ordering::Acquire) {
+                return;
+            }
+            while self.locked.load(Ordering::Relaxed) {
+                spins += 1;
+                if spins < 64 {
+                    core::hint::spin_loop();
+                } else {
+                    crate::os::yield_now();
+                }
+            }
+        }
+    }
+
+    /// Take the lock if it is free. Returns whether it was taken.
+    pub fn try_lock(&self) -> bool {
+        !self.locked.load(Ordering::Relaxed) && !self.locked.swap(true, Ordering::Acquire)
+    }
+
+    /// Release the lock. Only the holder calls this (or a fork child resetting
+    /// locks its parent held: the child has a single thread).
+    pub fn unlock(&self) {
+        self.locked.store(false, Ordering::Release);
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.locked.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for RawLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A value guarded by a [`RawLock`].
+pub struct SpinLock<T> {
+    raw: RawLock,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: access to `value` only happens through a guard, which exists only
+// while `raw` is held, so at most one thread touches the value at a time.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+// SAFETY: moving the lock moves the value; T: Send makes that sound.
+unsafe impl<T: Send> Send for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    pub const fn new(value: T) -> Self {
+        SpinLock {
+            raw: RawLock::new(),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    pub fn lock(&self) -> SpinGuard<'_, T> {
+        self.raw.lock();
+        SpinGuard { lock: self }
+    }
+
+    /// The underlying lock, for fork handlers that must hold it across the
+    /// fork without a guard.
+    pub fn raw(&self) -> &RawLock {
+        &self.raw
+    }
+}
+
+/// Proof that the lock is held; releases it on drop.
+pub struct SpinGuard<'a, T> {
+    lock: &'a SpinLock<T>,
+}
+
+impl<T> Deref for SpinGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while the lock is held.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<T> DerefMut for SpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard exists only while the lock is held, and the
+        // guard itself is borrowed mutably, so this is the only reference.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<T> Drop for SpinGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.raw.unlock();
+    }
+}
+
+/// A value written once during initialisation and read freely afterwards.
+pub struct InitCell<T> {
+    ready: AtomicBool,
+    value: UnsafeCell<core::mem::MaybeUninit<T>>,
+}
+
+// SAFETY: the value is written once before `ready` is published with Release
+// and read only after observing `ready` with Acquire; it is never mutated
+// afterwards, so shared access is read-only.
+unsafe impl<T: Send + Sync> Sync for InitCell<T> {}
+
+impl<T> InitCell<T> {
+    pub const fn new() -> Self {
+        InitCell {
+            ready: AtomicBool::new(false),
+            value: UnsafeCell::new(core::mem::MaybeUninit::uninit()),
+        }
+    }
+
+    /// Store the value. The caller guarantees a single writer (zslab calls
+    /// this under its initialisation lock); a second call is ignored.
+    pub fn set(&self, v: T) {
+        if self.ready.load(Ordering::Acquire) {
+            return;
+        }
+        // SAFETY: single writer (see above) and no reader can look at the
+        // value before `ready` is set below.
+        unsafe { (*self.value.get()).write(v) };
+        self.ready.store(true, Ordering::Release);
+    }
+
+    pub fn get(&self) -> Option<&T> {
+        if self.ready.load(Ordering::Acquire) {
+            // SAFETY: `ready` was published after the value was written and
+            // the value is never written again.
+            Some(unsafe { (*self.value.get()).assume_init_ref() })
+        } else {
+            None
+        }
+    }
+}
+
+impl<T> Default for InitCell<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
