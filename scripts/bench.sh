@@ -210,9 +210,13 @@ for prog in runner mixed prodcons larson churn_rss malloc_large; do
 done
 RUNNER="$BUILD/runner"
 
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/zslab-bench.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
 # ---------------------------------------------------------- allocator setup
 
 declare -A SO=()
+ZSLAB_ORIG="" ZSLAB_SHA="" ZSLAB_MTIME=""
 ALLOCS=()
 SKIPPED=()
 
@@ -239,6 +243,16 @@ for a in "${WANT_ALLOCS[@]}"; do
     if ! preload_works "$p"; then
         warn "$a: $p cannot be preloaded (ld.so error); skipping $a"
         SKIPPED+=("$a(preload error)"); continue
+    fi
+    if [ "$a" = zslab ]; then
+        # benchmark a private copy: a `cargo build` during the run must not
+        # swap the library under test between repetitions
+        ZSLAB_ORIG=$p
+        ZSLAB_SHA=$(sha256sum "$p" | cut -c1-12)
+        ZSLAB_MTIME=$(date -u -r "$p" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?')
+        mkdir -p "$TMP/zslab"
+        cp "$p" "$TMP/zslab/$(basename "$p")"
+        p="$TMP/zslab/$(basename "$p")"
     fi
     SO[$a]=$p
     ALLOCS+=("$a")
@@ -324,9 +338,6 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 CSV="$RESULTS/bench-$STAMP.csv"
 META="$RESULTS/bench-$STAMP.meta"
 LOGDIR="$RESULTS/bench-$STAMP-logs"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/zslab-bench.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-
 pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
 {
     echo "date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -341,14 +352,17 @@ pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
     echo "os=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-?}") || echo '?')"
     echo "glibc=$( (ldd --version 2>/dev/null || true) | head -n1 | awk '{ print $NF }')"
     echo "cc=$("$CC" --version 2>/dev/null | head -n1)"
+    echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
     echo "workloads=${RUN_WORKLOADS[*]}"
     echo "allocators=${ALLOCS[*]}"
     echo "skipped=${SKIPPED[*]:-}"
     for a in "${ALLOCS[@]}"; do
         case "$a" in
             glibc) echo "alloc.glibc=(no preload) libc6 $(pkg_version libc6)" ;;
-            zslab) rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "uncommitted")
-                   echo "alloc.zslab=${SO[$a]} (git $rev, built $(date -u -r "${SO[$a]}" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?'))" ;;
+            zslab) rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "no commit")
+                   dirty=""
+                   if [ -n "$(git -C "$ROOT" status --porcelain -- src Cargo.toml build.rs 2>/dev/null)" ]; then dirty="+uncommitted changes"; fi
+                   echo "alloc.zslab=$ZSLAB_ORIG (git $rev$dirty, built $ZSLAB_MTIME, sha256 $ZSLAB_SHA..., copied before the run)" ;;
             *) echo "alloc.$a=${SO[$a]} ($(lib_package "$a") $(pkg_version "$(lib_package "$a")"))" ;;
         esac
     done
@@ -398,6 +412,10 @@ run_one() { # run_one REP SLOT WORKLOAD ALLOCATOR
 }
 
 T_START=$(date +%s)
+load1=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+if awk -v l="$load1" -v n="$(nproc 2>/dev/null || echo 1)" 'BEGIN { exit !(l > 0.5 * n) }'; then
+    warn "the machine is busy (load average $load1 on $(nproc) CPUs): results will be noisy"
+fi
 
 if [ "$QUICK" != 1 ]; then
     # one small untimed run per workload (glibc) to warm the page cache
@@ -426,7 +444,10 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 
 T_END=$(date +%s)
-echo "elapsed_s=$((T_END - T_START))" >>"$META"
+{
+    echo "elapsed_s=$((T_END - T_START))"
+    echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+} >>"$META"
 log "runs finished in $((T_END - T_START)) s"
 
 # ----------------------------------------------------------------- report

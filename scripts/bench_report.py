@@ -220,6 +220,9 @@ def build_report(rows, meta):
         extra = f", {meta['elapsed_s']} s of runs" if "elapsed_s" in meta else ""
         out.append(f"- repetitions: {meta.get('reps', reps)} per cell, allocators interleaved "
                    f"round-robin{' (quick mode)' if meta.get('quick') == '1' else ''}{extra}")
+        if "loadavg_start" in meta:
+            out.append(f"- load average (1/5/15 min) at start: {meta['loadavg_start']}"
+                       + (f", at end: {meta['loadavg_end']}" if "loadavg_end" in meta else ""))
         for a in allocs:
             if f"alloc.{a}" in meta:
                 out.append(f"- {a}: {meta[f'alloc.{a}']}")

@@ -4,7 +4,7 @@
 //! converts types and validates arguments.
 
 use crate::glibc;
-use crate::heap::{self, Heap, TORN_DOWN};
+use crate::heap::{self, Heap};
 use crate::os::{self, PAGE};
 use crate::region;
 use crate::sizeclass::{MAX_CLASS_SIZE, class_for_aligned, class_of, class_size};
@@ -36,8 +36,7 @@ fn count(h: Option<&Heap>, c: impl Fn(&Heap) -> &AtomicU64) {
 }
 
 fn current_heap() -> Option<&'static Heap> {
-    let v = crate::tls::get();
-    if v > TORN_DOWN {
+    if crate::tls::is_heap(crate::tls::get()) {
         heap::thread_heap()
     } else {
         None

@@ -66,9 +66,8 @@ pub struct Counters {
     pub invalid_frees: AtomicU64,
     /// Threads that got a heap.
     pub threads: AtomicU64,
-    /// Per-object counts of threads without a heap (after teardown).
+    /// Frees by threads without a heap (after their teardown).
     pub heapless_frees: AtomicU64,
-    pub heapless_live: [[AtomicI64; NCLASS]; EPOCHS],
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -111,7 +110,6 @@ pub static COUNTERS: Counters = Counters {
     invalid_frees: AtomicU64::new(0),
     threads: AtomicU64::new(0),
     heapless_frees: AtomicU64::new(0),
-    heapless_live: [const { [const { AtomicI64::new(0) }; NCLASS] }; EPOCHS],
 };
 
 /// Add `v` to a counter.

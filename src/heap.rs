@@ -16,7 +16,7 @@
 
 use crate::counters::{COUNTERS, inc, slab_activated, slab_committed};
 use crate::diag;
-use crate::epoch::{self, EPOCHS};
+use crate::epoch;
 use crate::os;
 use crate::pool;
 use crate::region::{self, link, link_of};
@@ -25,39 +25,89 @@ use crate::slab::*;
 use crate::sync::SpinLock;
 use crate::tls;
 use core::cell::Cell;
-use core::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
-/// TLS value of a thread whose heap was handed back at thread exit.
-pub const TORN_DOWN: usize = 1;
-
-/// The slab every empty bin points at: it has no free object, so allocating
-/// from it always takes the slow path. Never written.
+/// The slab every empty bin points at: it has no free object, so a bin
+/// pointing at it always takes the slow path. Never written.
 static EMPTY: SlabMeta = SlabMeta::empty();
 
 const HEAP_FREE: u8 = 0;
 const HEAP_ACTIVE: u8 = 1;
+/// `Bin::word` when the bin holds no word.
+const NO_WORD: usize = usize::MAX;
+
+/// A heap's allocation state for one size class: its current slab and the
+/// free objects of one bitmap word of it, taken out of the slab's bitmap
+/// (malloc pops a bit here without touching the slab). Owner-only, except
+/// `slab`, `bits` and `allocs`, which statistics read.
+#[repr(C, align(64))]
+pub struct Bin {
+    /// Free objects of word `word` of `slab` (1 = free).
+    bits: AtomicU64,
+    /// Address of the word's object 0.
+    base: Cell<usize>,
+    /// Object size of the class.
+    size: Cell<usize>,
+    /// Small allocations of this class by this heap.
+    pub allocs: AtomicU64,
+    slab: AtomicPtr<SlabMeta>,
+    word: Cell<usize>,
+}
+
+impl Bin {
+    const fn new() -> Self {
+        Bin {
+            bits: AtomicU64::new(0),
+            base: Cell::new(0),
+            size: Cell::new(0),
+            allocs: AtomicU64::new(0),
+            slab: AtomicPtr::new(&EMPTY as *const SlabMeta as *mut SlabMeta),
+            word: Cell::new(NO_WORD),
+        }
+    }
+
+    #[inline(always)]
+    fn slab(&self) -> &'static SlabMeta {
+        // SAFETY: `slab` only ever holds &EMPTY or a metadata reference
+        // from the region, both 'static.
+        unsafe { &*self.slab.load(Relaxed) }
+    }
+
+    fn set_slab(&self, s: &'static SlabMeta) {
+        self.slab
+            .store(s as *const SlabMeta as *mut SlabMeta, Relaxed);
+        self.size.set(s.object_size());
+    }
+
+    /// The epoch of the bin's slab and the free objects the bin holds of
+    /// it, if it has a slab (for statistics; racy but never unsafe).
+    pub fn held(&self) -> Option<(usize, u32)> {
+        let s = self.slab();
+        if is_empty(s) {
+            return None;
+        }
+        Some((
+            s.epoch.load(Relaxed) as usize,
+            self.bits.load(Relaxed).count_ones(),
+        ))
+    }
+}
 
 /// One thread's heap.
 #[repr(C, align(64))]
 pub struct Heap {
     // ---- owner-only state (Cells: touched by the owning thread alone) ----
-    bins: [Cell<&'static SlabMeta>; NCLASS],
+    pub bins: [Bin; NCLASS],
     era: Cell<u64>,
-    epoch: Cell<usize>,
     /// Small allocations left before the next housekeeping call.
     countdown: Cell<i64>,
     /// The batch the countdown started from.
     batch: Cell<u64>,
+    epoch: Cell<usize>,
     partial: [Cell<u32>; NCLASS],
     full: [Cell<u32>; NCLASS],
     retired: Cell<u32>,
-    // ---- statistics: written by the owner with plain stores, read by snapshots ----
-    /// Small allocations per class.
-    pub allocs: [AtomicU64; NCLASS],
-    /// Net objects allocated minus freed by this heap, per (epoch, class).
-    /// A heap that frees other threads' objects goes negative; the sum over
-    /// heaps is exact.
-    pub live: [[AtomicI64; NCLASS]; EPOCHS],
+    // ---- statistics: written by the owner with plain stores ----
     pub large_allocs: AtomicU64,
     pub large_frees: AtomicU64,
     pub remote_frees: AtomicU64,
@@ -100,16 +150,14 @@ fn is_empty(s: &SlabMeta) -> bool {
 impl Heap {
     const fn new() -> Self {
         Heap {
-            bins: [const { Cell::new(&EMPTY) }; NCLASS],
+            bins: [const { Bin::new() }; NCLASS],
             era: Cell::new(0),
-            epoch: Cell::new(0),
             countdown: Cell::new(0),
             batch: Cell::new(0),
+            epoch: Cell::new(0),
             partial: [const { Cell::new(0) }; NCLASS],
             full: [const { Cell::new(0) }; NCLASS],
             retired: Cell::new(0),
-            allocs: [const { AtomicU64::new(0) }; NCLASS],
-            live: [const { [const { AtomicI64::new(0) }; NCLASS] }; EPOCHS],
             large_allocs: AtomicU64::new(0),
             large_frees: AtomicU64::new(0),
             remote_frees: AtomicU64::new(0),
@@ -138,21 +186,14 @@ impl Heap {
     pub fn alloc(&self, class: usize) -> usize {
         let cd = self.countdown.get() - 1;
         self.countdown.set(cd);
-        if cd < 0 || self.era.get() != epoch::era() {
+        let b = &self.bins[class & (NCLASS - 1)];
+        let x = b.bits.load(Relaxed);
+        if cd < 0 || x == 0 || self.era.get() != epoch::era() {
             return self.alloc_slow(class);
         }
-        let p = self.bins[class].get().alloc_from_cursor();
-        if p == 0 {
-            return self.alloc_slow(class);
-        }
-        self.count_alloc(class);
-        p
-    }
-
-    #[inline(always)]
-    fn count_alloc(&self, class: usize) {
-        bump(&self.allocs[class], 1);
-        bump_i(&self.live[self.epoch.get()][class], 1);
+        b.bits.store(x & (x - 1), Relaxed);
+        bump(&b.allocs, 1);
+        b.base.get() + x.trailing_zeros() as usize * b.size.get()
     }
 
     #[cold]
@@ -164,16 +205,24 @@ impl Heap {
         if self.era.get() != epoch::era() {
             self.switch_epoch();
         }
+        let b = &self.bins[class];
         loop {
-            let s = self.bins[class].get();
+            let x = b.bits.load(Relaxed);
+            if x != 0 {
+                b.bits.store(x & (x - 1), Relaxed);
+                bump(&b.allocs, 1);
+                return b.base.get() + x.trailing_zeros() as usize * b.size.get();
+            }
+            let s = b.slab();
             if !is_empty(s) {
-                let p = s.alloc_from_cursor();
-                if p != 0 {
-                    self.count_alloc(class);
-                    return p;
-                }
-                if let Some(bytes) = s.advance_cursor() {
-                    slab_committed(class, s.epoch.load(Relaxed) as usize, bytes);
+                // The bin's word is used up: its objects are all allocated,
+                // so there is nothing to give back; take the next one.
+                b.word.set(NO_WORD);
+                if let Some((w, bits, committed)) = s.take_word() {
+                    slab_committed(class, s.epoch.load(Relaxed) as usize, committed);
+                    b.word.set(w);
+                    b.base.set(s.base.load(Relaxed) + w * 64 * b.size.get());
+                    b.bits.store(bits, Relaxed);
                     continue;
                 }
                 if s.has_pending() {
@@ -189,14 +238,46 @@ impl Heap {
             match self.refill(class) {
                 Some(s) => {
                     s.list.store(LIST_CURRENT, Relaxed);
-                    self.bins[class].set(s);
+                    b.set_slab(s);
                 }
                 None => {
-                    self.bins[class].set(&EMPTY);
+                    b.set_slab(&EMPTY);
                     inc(&COUNTERS.region_full);
                     return 0;
                 }
             }
+        }
+    }
+
+    /// Give the bin's word back to its slab and detach the bin from it.
+    /// Returns the slab (with its objects in use afterwards), or `None` for
+    /// an empty bin.
+    fn unbind(&self, class: usize) -> Option<(&'static SlabMeta, u32)> {
+        let b = &self.bins[class];
+        let s = b.slab();
+        if is_empty(s) {
+            return None;
+        }
+        let w = b.word.get();
+        let used = if w != NO_WORD {
+            s.return_word(w, b.bits.load(Relaxed))
+        } else {
+            s.used.load(Relaxed)
+        };
+        b.bits.store(0, Relaxed);
+        b.word.set(NO_WORD);
+        b.set_slab(&EMPTY);
+        Some((s, used))
+    }
+
+    /// If a bin holds a word of `s`, give the word back (the slab's bitmap
+    /// must be complete before remote frees are folded in).
+    fn flush_word_of(&self, s: &SlabMeta) {
+        let b = &self.bins[s.class.load(Relaxed) as usize % NCLASS];
+        if core::ptr::eq(b.slab(), s) && b.word.get() != NO_WORD {
+            s.return_word(b.word.get(), b.bits.load(Relaxed));
+            b.bits.store(0, Relaxed);
+            b.word.set(NO_WORD);
         }
     }
 
@@ -258,9 +339,7 @@ impl Heap {
     #[cold]
     fn switch_epoch(&self) {
         for class in 0..NCLASS {
-            let s = self.bins[class].get();
-            if !is_empty(s) {
-                self.bins[class].set(&EMPTY);
+            if let Some((s, _)) = self.unbind(class) {
                 self.retire(s);
             }
             while let Some(s) = self.list_pop(LIST_PARTIAL, class) {
@@ -287,15 +366,24 @@ impl Heap {
 
     // ================= free =================
 
-    /// Free `p` from slab `s`, owned by this heap.
+    /// Free `p` from slab `s`, owned by this heap. An object of the word
+    /// its bin holds goes back into the bin; any other into the bitmap.
     #[inline(always)]
     fn free_local(&self, s: &'static SlabMeta, p: usize) {
-        match s.free_local(p) {
+        let Some((w, bit)) = s.locate(p) else {
+            return diag::free_error(FreeError::Invalid, p, Some(s), "free");
+        };
+        let b = &self.bins[s.class.load(Relaxed) as usize & (NCLASS - 1)];
+        if b.word.get() == w && core::ptr::eq(b.slab.load(Relaxed), s) {
+            let x = b.bits.load(Relaxed);
+            if x & bit != 0 {
+                return diag::free_error(FreeError::DoubleFree, p, Some(s), "free");
+            }
+            b.bits.store(x | bit, Relaxed);
+            return;
+        }
+        match s.free_bit(w, bit) {
             Ok(u) => {
-                bump_i(
-                    &self.live[s.epoch.load(Relaxed) as usize][s.class.load(Relaxed) as usize],
-                    -1,
-                );
                 if u == 0 || s.list.load(Relaxed) == LIST_FULL {
                     self.after_local_free(s, u);
                 }
@@ -325,13 +413,14 @@ impl Heap {
     /// Give an empty slab this heap owns back to the pool.
     fn release_empty(&self, s: &'static SlabMeta) {
         s.lock.lock();
-        s.owner.store(0, SeqCst);
+        s.owner.store(NO_OWNER, SeqCst);
         pool::reclaim(s);
         s.lock.unlock();
     }
 
     /// Fold remote frees into an owned slab and move it between lists.
     fn collect_owned(&self, s: &'static SlabMeta) {
+        self.flush_word_of(s);
         let c = s.collect();
         diag::check_collected(c, s);
         let list = s.list.load(Relaxed);
@@ -382,9 +471,7 @@ impl Heap {
     fn abandon(&self) {
         self.drain();
         for class in 0..NCLASS {
-            let s = self.bins[class].get();
-            if !is_empty(s) {
-                self.bins[class].set(&EMPTY);
+            if let Some((s, _)) = self.unbind(class) {
                 orphan(s);
             }
             while let Some(s) = self.list_pop(LIST_PARTIAL, class) {
@@ -471,18 +558,15 @@ fn bump(c: &AtomicU64, v: u64) {
     c.store(c.load(Relaxed).wrapping_add(v), Relaxed);
 }
 
-#[inline(always)]
-fn bump_i(c: &AtomicI64, v: i64) {
-    c.store(c.load(Relaxed).wrapping_add(v), Relaxed);
-}
-
 // ================= free paths without a known owner =================
 
 /// Free `p`, which lies in slab `s`, from whichever thread is calling.
 #[inline(always)]
 pub fn free(s: &'static SlabMeta, p: usize) {
     let v = tls::get();
-    if v > TORN_DOWN && s.owner.load(Relaxed) == v {
+    // Owners are 0, NO_OWNER or heap addresses; TLS slots hold UNSET,
+    // TORN_DOWN or heap addresses: one compare decides.
+    if s.owner.load(Relaxed) == v {
         heap(v).free_local(s, p);
     } else {
         free_remote(v, s, p);
@@ -496,18 +580,10 @@ fn free_remote(v: usize, s: &'static SlabMeta, p: usize) {
         diag::free_error(e, p, Some(s), "free");
         return;
     }
-    let e = s.epoch.load(Relaxed) as usize;
-    let c = s.class.load(Relaxed) as usize;
-    let me = if v > TORN_DOWN { Some(heap(v)) } else { None };
+    let me = if tls::is_heap(v) { Some(heap(v)) } else { None };
     match me {
-        Some(h) => {
-            bump_i(&h.live[e][c], -1);
-            bump(&h.remote_frees, 1);
-        }
-        None => {
-            COUNTERS.heapless_live[e][c].fetch_sub(1, Relaxed);
-            inc(&COUNTERS.heapless_frees);
-        }
+        Some(h) => bump(&h.remote_frees, 1),
+        None => inc(&COUNTERS.heapless_frees),
     }
     notify(s, me, 0);
 }
@@ -516,7 +592,7 @@ fn free_remote(v: usize, s: &'static SlabMeta, p: usize) {
 /// the owner's notification stack), or, for an orphan, the caller itself.
 fn notify(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
     let o = s.owner.load(SeqCst);
-    if o == 0 {
+    if o == NO_OWNER {
         orphan_collect(s, me, depth);
         return;
     }
@@ -547,7 +623,7 @@ fn orphan_collect(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
             return;
         }
         let o = s.owner.load(SeqCst);
-        if o != 0 {
+        if o != NO_OWNER {
             // Adopted meanwhile: the new owner collects.
             s.lock.unlock();
             if depth < 4 {
@@ -581,7 +657,7 @@ fn orphan_collect(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
 /// if it has room in the current epoch.
 fn orphan(s: &'static SlabMeta) {
     s.lock.lock();
-    s.owner.store(0, SeqCst);
+    s.owner.store(NO_OWNER, SeqCst);
     s.list.store(LIST_NONE, Relaxed);
     diag::check_collected(s.collect(), s);
     if s.used.load(Relaxed) == 0 {
@@ -607,7 +683,7 @@ fn orphan(s: &'static SlabMeta) {
 #[inline(always)]
 pub fn thread_heap() -> Option<&'static Heap> {
     let v = tls::get();
-    if v > TORN_DOWN {
+    if tls::is_heap(v) {
         Some(heap(v))
     } else {
         attach(v)
@@ -617,7 +693,7 @@ pub fn thread_heap() -> Option<&'static Heap> {
 #[cold]
 #[inline(never)]
 fn attach(v: usize) -> Option<&'static Heap> {
-    if v == TORN_DOWN || !crate::global::ensure() {
+    if v == tls::TORN_DOWN || !crate::global::ensure() {
         return None;
     }
     let h = acquire()?;
@@ -630,12 +706,12 @@ fn attach(v: usize) -> Option<&'static Heap> {
 /// The pthread key destructor: the thread is exiting.
 pub extern "C" fn thread_exit(arg: *mut libc::c_void) {
     let a = arg as usize;
-    if a <= TORN_DOWN {
+    if !tls::is_heap(a) {
         return;
     }
     // Later frees on this thread (other destructors, glibc's own teardown)
     // take the remote path; later mallocs go to glibc.
-    tls::set(TORN_DOWN);
+    tls::set(tls::TORN_DOWN);
     heap(a).abandon();
 }
 
@@ -689,7 +765,7 @@ pub fn for_each_heap(mut f: impl FnMut(&'static Heap)) {
 /// snapshots and reclamation requests, so they see its remote frees).
 pub fn drain_current() {
     let v = tls::get();
-    if v > TORN_DOWN {
+    if tls::is_heap(v) {
         heap(v).drain();
     }
 }

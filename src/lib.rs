@@ -19,7 +19,7 @@ pub mod sync;
 
 pub mod config;
 pub mod sizeclass;
-mod tls;
+pub mod tls;
 
 pub mod region;
 pub mod slab;

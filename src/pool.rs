@@ -13,7 +13,7 @@ use crate::counters::{COUNTERS, add, inc, slab_emptied};
 use crate::os;
 use crate::region::{self, link, link_of};
 use crate::sizeclass::NCLASS;
-use crate::slab::{LIST_ADOPTABLE, LIST_NONE, STATE_ACTIVE, STATE_CACHED, SlabMeta};
+use crate::slab::{LIST_ADOPTABLE, LIST_NONE, NO_OWNER, STATE_ACTIVE, STATE_CACHED, SlabMeta};
 use crate::sync::{RawLock, SpinLock};
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering::*};
 
@@ -325,7 +325,7 @@ pub fn adopt(class: usize, owner: usize, era: u64) -> Option<&'static SlabMeta> 
         if !m.lock.try_lock() {
             continue;
         }
-        let ok = m.owner.load(Relaxed) == 0
+        let ok = m.owner.load(Relaxed) == NO_OWNER
             && m.state.load(Relaxed) == STATE_ACTIVE
             && m.era.load(Relaxed) == era
             && m.list.load(Relaxed) == LIST_NONE;

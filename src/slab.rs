@@ -24,6 +24,11 @@ pub const STATE_ACTIVE: u8 = 1;
 /// The slab is empty and waits in its class's hot cache.
 pub const STATE_CACHED: u8 = 2;
 
+/// `owner` of a slab that no heap owns (orphaned, cached or unused). Never
+/// a heap address and never a TLS slot value, so the free fast path needs
+/// only one compare to know it is not the owner.
+pub const NO_OWNER: usize = 2;
+
 /// Which list a slab is on (meaning depends on its state and owner).
 pub const LIST_NONE: u8 = 0;
 /// A heap's current allocation slab for its class.
@@ -45,8 +50,8 @@ pub struct SlabMeta {
     // ---- line 0: collector-owned, hot ----
     /// Address of object 0.
     pub base: AtomicUsize,
-    /// The owning heap's address, or 0 (orphan, cached or free). Changes only
-    /// under `lock` (and from the owner itself, to itself or to 0).
+    /// The owning heap's address, or [`NO_OWNER`] (0 if never used).
+    /// Changes only under `lock`.
     pub owner: AtomicUsize,
     /// First bitmap word that may hold a free bit.
     pub cursor: AtomicU32,
@@ -190,8 +195,7 @@ impl SlabMeta {
             i = hi;
         }
         self.carved.store(to as u32, Relaxed);
-        let cur = self.cursor.load(Relaxed) as usize;
-        if from / 64 < cur {
+        if ((from / 64) as u32) < self.cursor.load(Relaxed) {
             self.cursor.store((from / 64) as u32, Relaxed);
         }
         let end = (to * size).next_multiple_of(PAGE).min(SLAB_SIZE);
@@ -204,49 +208,60 @@ impl SlabMeta {
         }
     }
 
-    /// Pop a free object from the cursor word, or 0 if that word is empty.
-    /// Collector only.
+    /// Bitmap word `w` (masked: no bounds check on the fast paths).
     #[inline(always)]
-    pub fn alloc_from_cursor(&self) -> usize {
-        let w = self.cursor.load(Relaxed) as usize;
-        let x = self.bm[w].load(Relaxed);
-        if x == 0 {
-            return 0;
-        }
-        self.bm[w].store(x & (x - 1), Relaxed);
-        self.used.store(self.used.load(Relaxed) + 1, Relaxed);
-        let i = w * 64 + x.trailing_zeros() as usize;
-        self.base.load(Relaxed) + i * self.size.load(Relaxed) as usize
+    fn word(&self, w: usize) -> &AtomicU64 {
+        &self.bm[w & (BITMAP_WORDS - 1)]
     }
 
-    /// Move the cursor to the next word with a free object, carving more
-    /// objects when the carved ones are all in use. Returns the bytes this
-    /// newly commits, or `None` if the slab is full. Collector only.
-    pub fn advance_cursor(&self) -> Option<usize> {
-        let words = (self.carved.load(Relaxed) as usize).div_ceil(64);
-        let start = self.cursor.load(Relaxed) as usize;
-        for w in start..words {
-            if self.bm[w].load(Relaxed) != 0 {
-                self.cursor.store(w as u32, Relaxed);
-                return Some(0);
+    /// Take the free objects of the next bitmap word that has any, carving
+    /// more objects when the carved ones are all in use: returns (word
+    /// index, its free bits, bytes newly committed), or `None` when the slab
+    /// is full. The bits leave the bitmap (the caller's bin holds them) and
+    /// count as used until given back with [`SlabMeta::return_word`].
+    /// Collector only.
+    pub fn take_word(&self) -> Option<(usize, u64, usize)> {
+        let mut committed = 0;
+        loop {
+            let words = (self.carved.load(Relaxed) as usize).div_ceil(64);
+            let start = self.cursor.load(Relaxed) as usize;
+            for w in start..words {
+                let x = self.word(w).load(Relaxed);
+                if x != 0 {
+                    self.word(w).store(0, Relaxed);
+                    self.cursor.store(w as u32, Relaxed);
+                    self.used
+                        .store(self.used.load(Relaxed) + x.count_ones(), Relaxed);
+                    return Some((w, x, committed));
+                }
             }
+            self.cursor.store(words as u32, Relaxed);
+            if self.carved.load(Relaxed) >= self.cap.load(Relaxed) {
+                return None;
+            }
+            committed += self.carve();
         }
-        if self.carved.load(Relaxed) >= self.cap.load(Relaxed) {
-            return None;
+    }
+
+    /// Give back free objects of word `w` taken with [`SlabMeta::take_word`].
+    /// Returns the objects still in use. Collector only.
+    pub fn return_word(&self, w: usize, bits: u64) -> u32 {
+        let x = self.word(w).load(Relaxed);
+        self.word(w).store(x | bits, Relaxed);
+        if (w as u32) < self.cursor.load(Relaxed) {
+            self.cursor.store(w as u32, Relaxed);
         }
-        self.cursor.store(words.saturating_sub(1) as u32, Relaxed);
-        let bytes = self.carve();
-        Some(bytes)
+        let u = self.used.load(Relaxed) - bits.count_ones();
+        self.used.store(u, Relaxed);
+        u
     }
 
     /// Locate the object at `p`: (bitmap word, bit mask), or `None` if `p`
     /// is not the start of an object of this slab.
     #[inline(always)]
     pub fn locate(&self, p: usize) -> Option<(usize, u64)> {
-        let off = p.wrapping_sub(self.base.load(Relaxed));
-        if off >= SLAB_SIZE {
-            return None;
-        }
+        // Slabs are SLAB_SIZE-aligned and `p` lies in this slab's range.
+        let off = p & (SLAB_SIZE - 1);
         let i = ((off as u64 * self.magic.load(Relaxed) as u64) >> 32) as usize;
         if i * self.size.load(Relaxed) as usize != off || i >= self.carved.load(Relaxed) as usize {
             return None;
@@ -254,22 +269,28 @@ impl SlabMeta {
         Some((i >> 6, 1u64 << (i & 63)))
     }
 
-    /// Free the object at `p` as the slab's collector. Returns the objects
-    /// still in use afterwards.
+    /// Free object (`w`, `b`) (from [`SlabMeta::locate`]) as the slab's
+    /// collector. Returns the objects still in use afterwards.
     #[inline(always)]
-    pub fn free_local(&self, p: usize) -> Result<u32, FreeError> {
-        let (w, b) = self.locate(p).ok_or(FreeError::Invalid)?;
-        let x = self.bm[w].load(Relaxed);
+    pub fn free_bit(&self, w: usize, b: u64) -> Result<u32, FreeError> {
+        let x = self.word(w).load(Relaxed);
         if x & b != 0 {
             return Err(FreeError::DoubleFree);
         }
-        self.bm[w].store(x | b, Relaxed);
+        self.word(w).store(x | b, Relaxed);
         if (w as u32) < self.cursor.load(Relaxed) {
             self.cursor.store(w as u32, Relaxed);
         }
         let u = self.used.load(Relaxed) - 1;
         self.used.store(u, Relaxed);
         Ok(u)
+    }
+
+    /// Free the object at `p` as the slab's collector (when no bin holds
+    /// its word). Returns the objects still in use afterwards.
+    pub fn free_local(&self, p: usize) -> Result<u32, FreeError> {
+        let (w, b) = self.locate(p).ok_or(FreeError::Invalid)?;
+        self.free_bit(w, b)
     }
 
     /// Record a free of `p` by a thread that is not the collector. Only the
@@ -338,6 +359,20 @@ impl SlabMeta {
         out
     }
 
+    /// Objects in use as seen from any thread: allocated and not freed,
+    /// counting remote frees not yet folded in as freed. Approximate while
+    /// threads run (for statistics).
+    pub fn live_estimate(&self) -> u32 {
+        let mut pending = 0;
+        let mut sum = self.summary.load(Relaxed);
+        while sum != 0 {
+            let w = sum.trailing_zeros() as usize;
+            sum &= sum - 1;
+            pending += self.pend[w].load(Relaxed).count_ones();
+        }
+        self.used.load(Relaxed).saturating_sub(pending)
+    }
+
     /// Whether the slab can still hand out an object. Collector only.
     pub fn has_free(&self) -> bool {
         self.used.load(Relaxed) < self.cap.load(Relaxed)
@@ -363,23 +398,36 @@ mod tests {
         (m, base)
     }
 
+    /// Allocate one object: take a word, keep its lowest bit, give the rest
+    /// back (what a heap's bin does over many allocations).
     fn alloc(m: &SlabMeta) -> usize {
-        loop {
-            let p = m.alloc_from_cursor();
-            if p != 0 {
-                return p;
+        match m.take_word() {
+            Some((w, bits, _)) => {
+                let i = bits.trailing_zeros() as usize;
+                m.return_word(w, bits & (bits - 1));
+                m.base.load(Relaxed) + (w * 64 + i) * m.object_size()
             }
-            if m.advance_cursor().is_none() {
-                return 0;
-            }
+            None => 0,
         }
     }
 
     #[test]
     fn empty_sentinel_never_allocates() {
         let m = SlabMeta::empty();
-        assert_eq!(m.alloc_from_cursor(), 0);
-        assert_eq!(m.advance_cursor(), None);
+        assert_eq!(m.take_word(), None);
+    }
+
+    #[test]
+    fn words_taken_count_as_used_until_returned() {
+        let (m, base) = slab(class_of(16));
+        let (w, bits, committed) = m.take_word().unwrap();
+        assert_eq!((w, bits, committed), (0, u64::MAX, 0));
+        assert_eq!(m.used.load(Relaxed), 64);
+        // A free of an object whose word a bin holds is the bin's business;
+        // through the bitmap it looks like a double free of an allocated one.
+        assert_eq!(m.return_word(0, bits & !1), 1);
+        assert_eq!(m.free_local(base), Ok(0));
+        assert_eq!(m.free_local(base), Err(FreeError::DoubleFree));
     }
 
     #[test]

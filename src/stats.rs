@@ -1,5 +1,6 @@
 //! Statistics: versioned snapshots (global, per size class, per epoch) built
-//! from the process counters and every heap's per-object counts, and their
+//! from the process counters, every heap's allocation counts and one pass
+//! over the slabs in use (live objects per epoch and class), and their
 //! JSON and human-readable renderings. Snapshots read relaxed counters, so a
 //! snapshot taken while threads allocate is approximate but never torn per
 //! field. Rendering never allocates (fixed buffers through `fmt::Write`).
@@ -10,6 +11,7 @@ use crate::heap;
 use crate::os::{self, StackBuf};
 use crate::region;
 use crate::sizeclass::{NCLASS, class_size};
+use crate::slab::STATE_ACTIVE;
 use core::fmt::{self, Write};
 use core::sync::atomic::Ordering::Relaxed;
 
@@ -135,23 +137,31 @@ pub fn snapshot() -> Snapshot {
     };
     heap::for_each_heap(|h| {
         for (k, a) in allocs.iter_mut().enumerate() {
-            *a += h.allocs[k].load(Relaxed);
-        }
-        for (e, row) in live.iter_mut().enumerate() {
-            for (k, l) in row.iter_mut().enumerate() {
-                *l += h.live[e][k].load(Relaxed);
-            }
+            *a += h.bins[k].allocs.load(Relaxed);
         }
         g.large_allocs += h.large_allocs.load(Relaxed);
         g.large_frees += h.large_frees.load(Relaxed);
         g.remote_frees += h.remote_frees.load(Relaxed);
     });
-    for (e, row) in live.iter_mut().enumerate() {
-        for (k, l) in row.iter_mut().enumerate() {
-            *l += c.heapless_live[e][k].load(Relaxed);
+    g.remote_frees += c.heapless_frees.load(Relaxed);
+    // Live objects are counted per slab (the fast paths keep no per-object
+    // counters beyond the allocation count): one pass over the slabs in use.
+    for i in 0..region::frontier() {
+        let m = region::meta(i);
+        if m.state.load(Relaxed) == STATE_ACTIVE {
+            let e = m.epoch.load(Relaxed) as usize % EPOCHS;
+            let k = m.class.load(Relaxed) as usize % NCLASS;
+            live[e][k] += m.live_estimate() as i64;
         }
     }
-    g.remote_frees += c.heapless_frees.load(Relaxed);
+    // Free objects a heap's bin took out of its slab's bitmap are not live.
+    heap::for_each_heap(|h| {
+        for (k, b) in h.bins.iter().enumerate() {
+            if let Some((epoch, n)) = b.held() {
+                live[epoch % EPOCHS][k] -= n as i64;
+            }
+        }
+    });
 
     let mut classes = [ClassStats::default(); NCLASS];
     for (k, cs) in classes.iter_mut().enumerate() {

@@ -4,24 +4,38 @@
 //! through `__tls_get_addr` on every access. Elsewhere a const-initialised,
 //! non-`Drop` `thread_local!` is used, which never allocates either.
 //!
-//! The slot holds 0 (no heap yet), the address of a heap, or the address of
-//! the shared "retired" heap once the thread's own heap has been handed back.
+//! The slot holds [`UNSET`] (no heap yet: the slot's initial value),
+//! [`TORN_DOWN`] (the thread's heap was handed back at thread exit), or the
+//! address of the thread's heap. Neither special value can equal a slab's
+//! `owner` (0, `NO_OWNER` = 2, or a heap address), so the free fast path
+//! decides "is this my slab" with one compare.
+
+/// The thread has no heap yet.
+pub const UNSET: usize = 3;
+/// The thread's heap was handed back at thread exit.
+pub const TORN_DOWN: usize = 1;
+
+/// Whether a slot value is a heap address.
+#[inline(always)]
+pub fn is_heap(v: usize) -> bool {
+    v > UNSET
+}
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod imp {
     use core::arch::{asm, global_asm};
 
-    // One pointer-sized, zero-initialised TLS variable, hidden: visible to
-    // every codegen unit of the library, exported by none.
+    // One pointer-sized TLS variable initialised to UNSET (3), hidden:
+    // visible to every codegen unit of the library, exported by none.
     global_asm!(
-        ".pushsection .tbss,\"awT\",@nobits",
+        ".pushsection .tdata,\"awT\",@progbits",
         ".globl zslab_tls_heap",
         ".hidden zslab_tls_heap",
         ".p2align 3",
         ".type zslab_tls_heap,@object",
         ".size zslab_tls_heap,8",
         "zslab_tls_heap:",
-        ".zero 8",
+        ".quad 3",
         ".popsection",
     );
 
@@ -61,7 +75,7 @@ mod imp {
 mod imp {
     use core::cell::Cell;
     thread_local! {
-        static HEAP: Cell<usize> = const { Cell::new(0) };
+        static HEAP: Cell<usize> = const { Cell::new(super::UNSET) };
     }
     #[inline(always)]
     pub fn get() -> usize {
@@ -87,8 +101,8 @@ mod tests {
         })
         .join()
         .unwrap();
-        assert_eq!(other, (0, 0x99));
+        assert_eq!(other, (super::UNSET, 0x99));
         assert_eq!(super::get(), 0x1234);
-        super::set(0);
+        super::set(super::UNSET);
     }
 }
