@@ -37,11 +37,12 @@ real-programs: build
 
 test: lint unit preload real-programs
 
+# e.g. make bench BENCH_ARGS="--reps 9 --only churn_rss,larson"
 bench: build
-	bash scripts/bench.sh --zslab $(LIB)
+	bash scripts/bench.sh --zslab $(LIB) $(BENCH_ARGS)
 
 bench-quick: build
-	bash scripts/bench.sh --zslab $(LIB) --quick
+	bash scripts/bench.sh --zslab $(LIB) --quick $(BENCH_ARGS)
 
 clean:
 	cargo clean

@@ -480,8 +480,9 @@ int main(void)
                   g.madvise_bytes - madv_before);
             CHECK(z.reclaim() == 0, "a second slab_reclaim returned bytes");
         } else {
-            malloc_trim(0);
+            int t = malloc_trim(0);
             zt_global(&z, &g);
+            CHECK(t == 1, "malloc_trim(0) returned %d after giving back cached slabs", t);
             printf("malloc_trim: %" PRIu64 " bytes back (%" PRIu64 " were cached)\n",
                    g.madvise_bytes - madv_before, cached_before);
             CHECK(g.madvise_bytes - madv_before >= cached_before,

@@ -24,6 +24,11 @@ struct ClassPool {
     /// Empty slabs, oldest first (links).
     cache: [u32; MAX_CACHE],
     len: usize,
+    /// Current cache bound: ZSLAB_CACHE_SLABS, doubled (up to MAX_CACHE)
+    /// while the class thrashes, halved back once it calms down.
+    limit: usize,
+    /// When (coarse ms) the cache last pushed a slab out.
+    last_overflow: u64,
     /// Orphans with free space, doubly linked through prev/next.
     adopt_head: u32,
 }
@@ -32,6 +37,8 @@ struct ClassPool {
 const CLASS_POOL: SpinLock<ClassPool> = SpinLock::new(ClassPool {
     cache: [0; MAX_CACHE],
     len: 0,
+    limit: 0,
+    last_overflow: 0,
     adopt_head: 0,
 });
 
@@ -70,12 +77,29 @@ pub fn decay_ms() -> u64 {
     DECAY_MS.load(Relaxed)
 }
 
+/// How long after pushing a slab out a miss counts as thrashing, and how
+/// long a class must stay calm before its bound shrinks again.
+fn thrash_window_ms() -> u64 {
+    match DECAY_MS.load(Relaxed) {
+        0 => 1000,
+        d => d,
+    }
+}
+
 /// Take an empty slab of `class` from the hot cache. It comes back in state
-/// CACHED, all objects free; the caller activates it.
+/// CACHED, all objects free; the caller activates it. A miss shortly after
+/// the cache pushed a slab out means the class cycles through more empty
+/// slabs than the cache holds (every slab would be returned and faulted in
+/// again): the bound doubles, up to MAX_CACHE.
 pub fn cache_pop(class: usize) -> Option<&'static SlabMeta> {
     let m = {
         let mut p = CLASSES[class].lock();
         if p.len == 0 {
+            let base = CACHE_LIMIT.load(Relaxed) as usize;
+            if base > 0 && os::now_coarse_ms().saturating_sub(p.last_overflow) <= thrash_window_ms()
+            {
+                p.limit = (p.limit.max(base) * 2).min(MAX_CACHE);
+            }
             return None;
         }
         p.len -= 1;
@@ -105,17 +129,20 @@ pub fn reclaim(m: &'static SlabMeta) {
     m.state.store(STATE_CACHED, Release);
     let now = os::now_coarse_ms();
     m.cached_at.store(now, Relaxed);
-    let limit = CACHE_LIMIT.load(Relaxed) as usize;
+    let base = CACHE_LIMIT.load(Relaxed) as usize;
     let c = &COUNTERS;
     // The newest empty slab is the hottest: keep it, push the oldest out.
     let evicted = {
         let mut p = CLASSES[class].lock();
+        let limit = p.limit.max(base);
         if limit == 0 {
             Some(m)
         } else {
-            let out = if p.len == limit {
+            let out = if p.len >= limit {
+                p.last_overflow = now;
                 let oldest = p.cache[0];
-                p.cache.copy_within(1..limit, 0);
+                let n = p.len;
+                p.cache.copy_within(1..n, 0);
                 p.len -= 1;
                 link(oldest)
             } else {
@@ -250,6 +277,12 @@ pub fn decay_tick() -> usize {
             .is_err()
     {
         return 0;
+    }
+    for pool in &CLASSES {
+        let mut p = pool.lock();
+        if p.limit > 0 && now.saturating_sub(p.last_overflow) > thrash_window_ms() {
+            p.limit /= 2;
+        }
     }
     let before = COUNTERS.madvise_calls.load(Relaxed);
     let bytes = purge_where(&|m| now.saturating_sub(m.cached_at.load(Relaxed)) >= delay);
