@@ -2,15 +2,16 @@
 #   make demo   build libzslab.so and run a real program (python3) under it,
 #               printing zslab's statistics at exit
 #   make test   everything CI runs: format/lint checks, unit tests, the C
-#               programs in preload-tests/ under LD_PRELOAD, epoch tests and
-#               real programs (python3, git, sqlite3, perl, sort/awk)
+#               programs in preload-tests/ under LD_PRELOAD (API, threads,
+#               fork, double frees, epochs), every ZSLAB_* variable, and real
+#               programs (python3, git, sqlite3, perl, sort/awk)
 #   make bench  compare zslab with glibc, jemalloc, mimalloc and tcmalloc
 
 LIB := target/release/libzslab.so
 # The real interpreter, not a wrapper script (pyenv shims are bash).
 PY  ?= $(shell python3 -c "import sys; print(sys.executable)")
 
-.PHONY: all build demo test lint unit preload real-programs bench bench-quick clean
+.PHONY: all build demo test lint unit preload env-vars real-programs bench bench-quick clean
 
 all: build
 
@@ -32,10 +33,13 @@ unit:
 preload: build
 	bash preload-tests/run.sh $(LIB)
 
+env-vars: build
+	bash scripts/test-env-vars.sh $(LIB)
+
 real-programs: build
 	bash scripts/test-real-programs.sh $(LIB)
 
-test: lint unit preload real-programs
+test: lint unit preload env-vars real-programs
 
 # e.g. make bench BENCH_ARGS="--reps 9 --only churn_rss,larson"
 bench: build

@@ -211,10 +211,8 @@ pub extern "C" fn slab_stats_print(fd: c_int) -> c_int {
     }
     heap::drain_current();
     let mut w = stats::FdWriter::new(fd);
-    match stats::write_text(&mut w, &stats::snapshot()) {
-        Ok(()) => 0,
-        Err(_) => -1,
-    }
+    let formatted = stats::write_text(&mut w, &stats::snapshot()).is_ok();
+    if formatted && w.flush() { 0 } else { -1 }
 }
 
 /// malloc_info: glibc's XML for its part of the heap, with a `<zslab>`

@@ -64,6 +64,10 @@ impl Text {
 pub trait Value: Sized + Copy {
     fn parse(s: &[u8]) -> Option<Self>;
     fn show(&self, out: &mut StackBuf<512>);
+    /// The value as a number, for range checks (numeric kinds only).
+    fn number(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl Value for bool {
@@ -90,6 +94,9 @@ impl Value for Count {
     fn show(&self, out: &mut StackBuf<512>) {
         let _ = write!(out, "{}", self.0);
     }
+    fn number(&self) -> Option<u64> {
+        Some(self.0)
+    }
 }
 
 /// A byte size, accepting K/M/G (powers of 1024) suffixes.
@@ -111,6 +118,9 @@ impl Value for Bytes {
         } else {
             write!(out, "{v}")
         };
+    }
+    fn number(&self) -> Option<u64> {
+        Some(self.0)
     }
 }
 
@@ -221,12 +231,11 @@ macro_rules! config_table {
                 $(
                     if let Some(v) = lookup($name.as_bytes()) {
                         match <$ty as Value>::parse(trim(v)) {
-                            Some(x) => c.$field = x,
-                            None => warn($name, v, $shown),
+                            Some(x) if in_range($name, x.number()) => c.$field = x,
+                            _ => warn($name, v, $shown),
                         }
                     }
                 )*
-                c.clamp(warn);
                 c
             }
 
@@ -237,7 +246,7 @@ macro_rules! config_table {
                     let _ = write!(b, "zslab: {}=", $name);
                     self.$field.show(&mut b);
                     b.push_bytes(b"\n");
-                    crate::os::write_fd(fd, b.as_bytes());
+                    let _ = crate::os::write_fd(fd, b.as_bytes());
                 )*
             }
         }
@@ -253,7 +262,7 @@ config_table! {
     reclaim: Reclaim = Reclaim::DontNeed, "ZSLAB_RECLAIM", "dontneed", "dontneed|free|off",
         "How empty slabs beyond the hot cache go back to the OS: MADV_DONTNEED (RSS drops at once), MADV_FREE (lazy), or kept.";
     cache_slabs: Count = Count(4), "ZSLAB_CACHE_SLABS", "4", "slabs per size class",
-        "Hot cache of empty slabs kept per size class for quick reuse before their pages are returned (0-64).";
+        "Empty slabs kept per size class for quick reuse before their pages are returned (0-64; 0 disables the cache). While a class cycles through more empty slabs than that, its bound doubles up to 64, and halves back once the class is calm for ZSLAB_DECAY_MS.";
     decay_ms: Count = Count(1000), "ZSLAB_DECAY_MS", "1000", "milliseconds",
         "Cached empty slabs older than this are returned to the OS too; 0 keeps them until malloc_trim/slab_reclaim.";
     epoch_ms: Count = Count(0), "ZSLAB_EPOCH_MS", "0 (off)", "milliseconds",
@@ -282,23 +291,17 @@ config_table! {
         "Serve everything from glibc (zslab only forwards); an escape hatch for diagnosis.";
 }
 
-impl Config {
-    /// Bring values into their legal ranges, warning when one moved.
-    fn clamp(&mut self, warn: &dyn Fn(&str, &[u8], &str)) {
-        if self.cache_slabs.0 > 64 {
-            warn("ZSLAB_CACHE_SLABS", b"(above 64)", "64");
-            self.cache_slabs = Count(64);
-        }
-        if self.max_small.0 < 16 || self.max_small.0 > crate::sizeclass::MAX_CLASS_SIZE as u64 {
-            warn("ZSLAB_MAX_SMALL", b"(outside 16..8K)", "8K");
-            self.max_small = Bytes(crate::sizeclass::MAX_CLASS_SIZE as u64);
-        }
-        let min_region = (crate::sizeclass::SLAB_SIZE * 64) as u64;
-        if self.region.0 < min_region {
-            warn("ZSLAB_REGION", b"(below 4M)", "32G");
-            self.region = Bytes(32 << 30);
-        }
-    }
+/// Legal range of the numeric variables; a value outside it is as bad as
+/// one that does not parse (warning, default kept).
+fn in_range(name: &str, v: Option<u64>) -> bool {
+    let Some(v) = v else { return true };
+    let (lo, hi) = match name {
+        "ZSLAB_CACHE_SLABS" => (0, crate::pool::MAX_CACHE as u64),
+        "ZSLAB_MAX_SMALL" => (16, crate::sizeclass::MAX_CLASS_SIZE as u64),
+        "ZSLAB_REGION" => ((crate::sizeclass::SLAB_SIZE * 64) as u64, 1 << 46),
+        _ => (0, u64::MAX),
+    };
+    (lo..=hi).contains(&v)
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -376,7 +379,7 @@ pub fn from_env() -> Config {
         let _ = write!(b, "zslab: warning: {name}=");
         b.push_bytes(value);
         let _ = writeln!(b, " is not valid; using {default}");
-        crate::os::write_fd(2, b.as_bytes());
+        let _ = crate::os::write_fd(2, b.as_bytes());
     })
 }
 
@@ -454,11 +457,19 @@ mod tests {
     }
 
     #[test]
-    fn out_of_range_values_are_clamped_with_a_warning() {
-        let (c, w) = resolve(&[("ZSLAB_CACHE_SLABS", "1000"), ("ZSLAB_MAX_SMALL", "1M")]);
-        assert_eq!(w.len(), 2);
-        assert_eq!(c.cache_slabs, Count(64));
+    fn out_of_range_values_warn_and_keep_defaults() {
+        let (c, w) = resolve(&[
+            ("ZSLAB_CACHE_SLABS", "1000"),
+            ("ZSLAB_MAX_SMALL", "1M"),
+            ("ZSLAB_REGION", "1M"),
+        ]);
+        assert_eq!(w, ["ZSLAB_CACHE_SLABS", "ZSLAB_MAX_SMALL", "ZSLAB_REGION"]);
+        assert_eq!(c.cache_slabs, Count(4));
         assert_eq!(c.max_small, Bytes(8192));
+        assert_eq!(c.region, Bytes(32 << 30));
+        let (c, w) = resolve(&[("ZSLAB_CACHE_SLABS", "64"), ("ZSLAB_MAX_SMALL", "16")]);
+        assert!(w.is_empty());
+        assert_eq!((c.cache_slabs, c.max_small), (Count(64), Bytes(16)));
     }
 
     #[test]

@@ -115,7 +115,11 @@ pub fn mark_closing(i: usize) {
 pub fn set_label(i: usize, label: &[u8]) {
     let mut l = SLOTS[i].label.lock();
     *l = [0; LABEL_LEN];
-    let n = label.len().min(LABEL_LEN - 1);
+    let mut n = label.len().min(LABEL_LEN - 1);
+    // Never cut a UTF-8 character in half.
+    while n > 0 && n < label.len() && (label[n] & 0xc0) == 0x80 {
+        n -= 1;
+    }
     l[..n].copy_from_slice(&label[..n]);
 }
 

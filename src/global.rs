@@ -109,6 +109,7 @@ fn on_load() {
     crate::glibc::resolve_all();
     let c = config();
     crate::log::init(c.log);
+    crate::stats::keep_stderr();
     if c.verbose {
         crate::eprint_raw!(
             "zslab: {} (region {} MiB at start-up)\n",

@@ -924,7 +924,7 @@ mod tests {
             assert!(s.era.load(Relaxed) > old_era);
             assert!(
                 !old.iter()
-                    .any(|&q| region::slab_of(q).unwrap() as *const _ == s as *const _)
+                    .any(|&q| std::ptr::eq(region::slab_of(q).unwrap(), s))
             );
         }
         let reclaimed = COUNTERS.epochs[epoch::index(old_era)]

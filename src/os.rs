@@ -40,10 +40,14 @@ pub fn release(addr: usize, len: usize) {
 }
 
 /// `madvise` on a range zslab owns. Returns whether the kernel accepted it.
+/// errno is preserved (this runs inside free).
 pub fn advise(addr: usize, len: usize, advice: libc::c_int) -> bool {
+    let saved = errno();
     // SAFETY: madvise on a range inside zslab's own reservation; the advice
     // values used (DONTNEED, FREE, NOHUGEPAGE) never invalidate the mapping.
-    unsafe { libc::madvise(addr as *mut libc::c_void, len, advice) == 0 }
+    let ok = unsafe { libc::madvise(addr as *mut libc::c_void, len, advice) == 0 };
+    set_errno(saved);
+    ok
 }
 
 /// Monotonic time in nanoseconds.
@@ -74,8 +78,11 @@ fn clock(id: libc::clockid_t) -> u64 {
 }
 
 /// Write all of `buf` to file descriptor `fd`, retrying on EINTR and short
-/// writes. Errors are ignored: diagnostics must never fail the caller.
-pub fn write_fd(fd: i32, mut buf: &[u8]) {
+/// writes. Returns whether everything was written. errno is preserved:
+/// diagnostics run inside free, which must not change it.
+pub fn write_fd(fd: i32, mut buf: &[u8]) -> bool {
+    let saved = errno();
+    let mut ok = true;
     while !buf.is_empty() {
         // SAFETY: buf is a valid slice for its length.
         let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
@@ -84,9 +91,30 @@ pub fn write_fd(fd: i32, mut buf: &[u8]) {
         } else if n < 0 && errno() == libc::EINTR {
             continue;
         } else {
-            return;
+            ok = false;
+            break;
         }
     }
+    set_errno(saved);
+    ok
+}
+
+/// Whether file descriptor `fd` is open.
+pub fn fd_is_open(fd: i32) -> bool {
+    let saved = errno();
+    // SAFETY: F_GETFD only queries the descriptor table.
+    let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1;
+    set_errno(saved);
+    open
+}
+
+/// A close-on-exec duplicate of `fd` at or above `min`, or -1.
+pub fn dup_high(fd: i32, min: i32) -> i32 {
+    let saved = errno();
+    // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor; no memory involved.
+    let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
+    set_errno(saved);
+    d
 }
 
 /// The calling thread's errno.
@@ -159,7 +187,7 @@ macro_rules! eprint_raw {
     ($($arg:tt)*) => {{
         let mut b = $crate::os::StackBuf::<512>::new();
         let _ = core::fmt::Write::write_fmt(&mut b, format_args!($($arg)*));
-        $crate::os::write_fd(2, b.as_bytes());
+        let _ = $crate::os::write_fd(2, b.as_bytes());
     }};
 }
 

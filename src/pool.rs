@@ -266,23 +266,25 @@ pub fn purge_epoch(epoch: usize) -> usize {
 /// due: one clock read and one compare, at most once per few ms.
 pub fn decay_tick() -> usize {
     let delay = DECAY_MS.load(Relaxed);
-    if delay == 0 {
-        return 0;
-    }
+    let window = thrash_window_ms();
     let now = os::now_coarse_ms();
     let due = NEXT_DECAY.load(Relaxed);
     if now < due
         || NEXT_DECAY
-            .compare_exchange(due, now + (delay / 4).max(4), Relaxed, Relaxed)
+            .compare_exchange(due, now + (window / 4).max(4), Relaxed, Relaxed)
             .is_err()
     {
         return 0;
     }
+    // Classes that stopped thrashing get their cache bound back down.
     for pool in &CLASSES {
         let mut p = pool.lock();
-        if p.limit > 0 && now.saturating_sub(p.last_overflow) > thrash_window_ms() {
+        if p.limit > 0 && now.saturating_sub(p.last_overflow) > window {
             p.limit /= 2;
         }
+    }
+    if delay == 0 {
+        return 0;
     }
     let before = COUNTERS.madvise_calls.load(Relaxed);
     let bytes = purge_where(&|m| now.saturating_sub(m.cached_at.load(Relaxed)) >= delay);

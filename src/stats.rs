@@ -282,7 +282,11 @@ fn state_name(s: u32) -> &'static str {
 
 fn label_str(l: &[u8; LABEL_LEN]) -> &str {
     let n = l.iter().position(|&b| b == 0).unwrap_or(LABEL_LEN);
-    core::str::from_utf8(&l[..n]).unwrap_or("?")
+    match core::str::from_utf8(&l[..n]) {
+        Ok(s) => s,
+        // Not UTF-8: show the part that is.
+        Err(e) => core::str::from_utf8(&l[..e.valid_up_to()]).unwrap_or(""),
+    }
 }
 
 /// A JSON string literal (escaping quotes, backslashes and controls).
@@ -540,6 +544,7 @@ pub fn write_text(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
 pub struct FdWriter {
     fd: i32,
     buf: StackBuf<4096>,
+    ok: bool,
 }
 
 impl FdWriter {
@@ -547,11 +552,17 @@ impl FdWriter {
         FdWriter {
             fd,
             buf: StackBuf::new(),
+            ok: true,
         }
     }
-    pub fn flush(&mut self) {
-        os::write_fd(self.fd, self.buf.as_bytes());
-        self.buf.clear();
+    /// Write out what is buffered; returns whether every write so far
+    /// succeeded.
+    pub fn flush(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            self.ok &= os::write_fd(self.fd, self.buf.as_bytes());
+            self.buf.clear();
+        }
+        self.ok
     }
 }
 
@@ -573,7 +584,19 @@ impl Write for FdWriter {
 
 impl Drop for FdWriter {
     fn drop(&mut self) {
-        self.flush();
+        let _ = self.flush();
+    }
+}
+
+/// A duplicate of stderr taken at start-up when ZSLAB_STATS is on: programs
+/// like `ls` close fd 2 in their own exit handlers, which run before
+/// zslab's.
+static STATS_FD: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(-1);
+
+/// Keep a way to stderr for the exit report (called from the constructor).
+pub fn keep_stderr() {
+    if crate::global::config().stats {
+        STATS_FD.store(os::dup_high(2, 64), Relaxed);
     }
 }
 
@@ -605,7 +628,9 @@ pub fn exit_report() {
     heap::drain_current();
     let s = snapshot();
     if c.stats {
-        let mut w = FdWriter::new(2);
+        let dup = STATS_FD.load(Relaxed);
+        let fd = if os::fd_is_open(2) || dup < 0 { 2 } else { dup };
+        let mut w = FdWriter::new(fd);
         let _ = write_text(&mut w, &s);
     }
     if !c.stats_file.is_empty() {
