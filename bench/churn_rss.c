@@ -21,7 +21,11 @@
  *
  * Prints: epoch_api (0/1), cycles, batch, pinned_objects, rss_samples,
  * rss_first_kb, rss_last_kb, rss_min_kb, rss_max_kb, rss_drift_kb
- * (last - first), elapsed_s, ops_per_sec (malloc+free pairs per second).
+ * (last - first), rss_warm_kb and rss_drift_after_warmup_kb (from the first
+ * sample after 10% of the cycles to the last), under zslab also
+ * committed_warm_kb / committed_last_kb / committed_drift_after_warmup_kb
+ * (zslab's committed slab bytes from slab_stats_global), elapsed_s,
+ * ops_per_sec (malloc+free pairs per second).
  * Peak RSS is measured from outside by the harness.
  */
 #include "bench_common.h"
@@ -29,6 +33,22 @@
 #include <dlfcn.h>
 
 typedef unsigned (*epoch_advance_fn)(void);
+/* zslab's slab_stats_global(): only the fields up to committed_bytes are
+ * read (version, size, then 7 u64 counters, then committed_bytes). */
+struct zslab_global_prefix {
+    unsigned version, size;
+    unsigned long small_allocs, small_frees, live_objects, live_bytes, large_allocs, large_frees;
+    unsigned long committed_bytes;
+};
+typedef int (*stats_global_fn)(struct zslab_global_prefix *, size_t);
+
+static long committed_kb(stats_global_fn f)
+{
+    struct zslab_global_prefix g;
+    if (!f || f(&g, sizeof g) != 0)
+        return -1;
+    return (long)(g.committed_bytes / 1024);
+}
 
 static long rss_kb(void)
 {
@@ -51,6 +71,10 @@ int main(int argc, char **argv)
     unsigned long sample_every = arg_ul(argc, argv, 4, 100);
 
     epoch_advance_fn epoch_advance = (epoch_advance_fn)dlsym(RTLD_DEFAULT, "slab_epoch_advance");
+    stats_global_fn stats_global = (stats_global_fn)dlsym(RTLD_DEFAULT, "slab_stats_global");
+    /* Warm-up: the first 10% of the cycles (caches fill, heaps settle). */
+    unsigned long warm = cycles / 10;
+    long warm_rss = -1, warm_committed = -1, last_committed = -1;
 
     bench_rng r;
     rng_seed(&r, 4242);
@@ -116,6 +140,11 @@ int main(int argc, char **argv)
             if (kb > mx)
                 mx = kb;
             samples++;
+            if (c >= warm && warm_rss < 0) {
+                warm_rss = kb;
+                warm_committed = committed_kb(stats_global);
+            }
+            last_committed = committed_kb(stats_global);
         }
     }
     double el = bench_now() - t0;
@@ -127,6 +156,10 @@ int main(int argc, char **argv)
            samples);
     printf("rss_first_kb=%ld\nrss_last_kb=%ld\nrss_min_kb=%ld\nrss_max_kb=%ld\nrss_drift_kb=%ld\n",
            first, last, mn, mx, last - first);
+    printf("rss_warm_kb=%ld\nrss_drift_after_warmup_kb=%ld\n", warm_rss, last - warm_rss);
+    if (stats_global)
+        printf("committed_warm_kb=%ld\ncommitted_last_kb=%ld\ncommitted_drift_after_warmup_kb=%ld\n",
+               warm_committed, last_committed, last_committed - warm_committed);
     printf("elapsed_s=%.6f\nops_per_sec=%.0f\n", el, ops / el);
 
     for (unsigned long i = 0; i < npinned; i++) {
