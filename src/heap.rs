@@ -20,7 +20,7 @@ use crate::epoch;
 use crate::os;
 use crate::pool;
 use crate::region::{self, link, link_of};
-use crate::sizeclass::NCLASS;
+use crate::sizeclass::{BINS, NCLASS};
 use crate::slab::*;
 use crate::sync::SpinLock;
 use crate::tls;
@@ -97,7 +97,7 @@ impl Bin {
 #[repr(C, align(64))]
 pub struct Heap {
     // ---- owner-only state (Cells: touched by the owning thread alone) ----
-    pub bins: [Bin; NCLASS],
+    pub bins: [Bin; BINS],
     era: Cell<u64>,
     /// Small allocations left before the next housekeeping call.
     countdown: Cell<i64>,
@@ -150,7 +150,7 @@ fn is_empty(s: &SlabMeta) -> bool {
 impl Heap {
     const fn new() -> Self {
         Heap {
-            bins: [const { Bin::new() }; NCLASS],
+            bins: [const { Bin::new() }; BINS],
             era: Cell::new(0),
             countdown: Cell::new(0),
             batch: Cell::new(0),
@@ -186,7 +186,7 @@ impl Heap {
     pub fn alloc(&self, class: usize) -> usize {
         let cd = self.countdown.get() - 1;
         self.countdown.set(cd);
-        let b = &self.bins[class & (NCLASS - 1)];
+        let b = &self.bins[class & (BINS - 1)];
         let x = b.bits.load(Relaxed);
         if cd < 0 || x == 0 || self.era.get() != epoch::era() {
             return self.alloc_slow(class);
@@ -273,7 +273,7 @@ impl Heap {
     /// If a bin holds a word of `s`, give the word back (the slab's bitmap
     /// must be complete before remote frees are folded in).
     fn flush_word_of(&self, s: &SlabMeta) {
-        let b = &self.bins[s.class.load(Relaxed) as usize % NCLASS];
+        let b = &self.bins[s.class.load(Relaxed) as usize & (BINS - 1)];
         if core::ptr::eq(b.slab(), s) && b.word.get() != NO_WORD {
             s.return_word(b.word.get(), b.bits.load(Relaxed));
             b.bits.store(0, Relaxed);
@@ -373,7 +373,7 @@ impl Heap {
         let Some((w, bit)) = s.locate(p) else {
             return diag::free_error(FreeError::Invalid, p, Some(s), "free");
         };
-        let b = &self.bins[s.class.load(Relaxed) as usize & (NCLASS - 1)];
+        let b = &self.bins[s.class.load(Relaxed) as usize & (BINS - 1)];
         if b.word.get() == w && core::ptr::eq(b.slab.load(Relaxed), s) {
             let x = b.bits.load(Relaxed);
             if x & bit != 0 {

@@ -156,7 +156,7 @@ pub fn snapshot() -> Snapshot {
     }
     // Free objects a heap's bin took out of its slab's bitmap are not live.
     heap::for_each_heap(|h| {
-        for (k, b) in h.bins.iter().enumerate() {
+        for (k, b) in h.bins[..NCLASS].iter().enumerate() {
             if let Some((epoch, n)) = b.held() {
                 live[epoch % EPOCHS][k] -= n as i64;
             }
