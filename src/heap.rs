@@ -613,42 +613,12 @@ fn notify(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
     }
 }
 
-/// Collect an orphan's pending frees if nobody else is doing it; reclaim
-/// it if that emptied it, offer it for adoption if it gained room.
+/// Collect an orphan's pending frees (see `pool::collect_orphan`); if it
+/// was adopted meanwhile, tell its new owner instead.
 fn orphan_collect(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
-    loop {
-        // A busy lock means another thread is collecting: it re-checks the
-        // pending bits after unlocking, so ours are not lost.
-        if !s.lock.try_lock() {
-            return;
-        }
-        let o = s.owner.load(SeqCst);
-        if o != NO_OWNER {
-            // Adopted meanwhile: the new owner collects.
-            s.lock.unlock();
-            if depth < 4 {
-                notify(s, me, depth + 1);
-            }
-            return;
-        }
-        if s.state.load(Relaxed) != STATE_ACTIVE {
-            s.lock.unlock();
-            return;
-        }
-        let c = s.collect();
-        diag::check_collected(c, s);
-        if s.used.load(Relaxed) == 0 {
-            pool::withdraw(s);
-            pool::reclaim(s);
-            s.lock.unlock();
-            return;
-        }
-        if c.freed > 0 && s.era.load(Relaxed) == epoch::era() {
-            pool::offer(s);
-        }
-        s.lock.unlock();
-        if !s.has_pending() {
-            return;
+    if let Some(_owner) = pool::collect_orphan(s) {
+        if depth < 4 {
+            notify(s, me, depth + 1);
         }
     }
 }
@@ -659,19 +629,13 @@ fn orphan(s: &'static SlabMeta) {
     s.lock.lock();
     s.owner.store(NO_OWNER, SeqCst);
     s.list.store(LIST_NONE, Relaxed);
-    diag::check_collected(s.collect(), s);
-    if s.used.load(Relaxed) == 0 {
-        pool::reclaim(s);
-        s.lock.unlock();
-        return;
-    }
-    if s.has_free() && s.era.load(Relaxed) == epoch::era() {
-        pool::offer(s);
-    }
+    let reclaimed = pool::fold_orphan(s);
     s.lock.unlock();
-    inc(&COUNTERS.orphaned_slabs);
-    if s.has_pending() {
-        orphan_collect(s, None, 0);
+    if !reclaimed {
+        inc(&COUNTERS.orphaned_slabs);
+        if s.has_pending() {
+            orphan_collect(s, None, 0);
+        }
     }
 }
 

@@ -343,6 +343,49 @@ fn unlink_adoptable(p: &mut ClassPool, m: &'static SlabMeta) {
     m.list.store(LIST_NONE, Relaxed);
 }
 
+/// Fold an orphan's pending frees in. The caller holds the slab's lock and
+/// the slab has no owner. Reclaims the slab if that emptied it (returns
+/// true); otherwise offers it for adoption if it has room in the current
+/// epoch (slabs of past epochs are never allocated from again).
+pub fn fold_orphan(m: &'static SlabMeta) -> bool {
+    crate::diag::check_collected(m.collect(), m);
+    if m.used.load(Relaxed) == 0 {
+        withdraw(m);
+        reclaim(m);
+        return true;
+    }
+    if m.has_free() && m.era.load(Relaxed) == crate::epoch::era() {
+        offer(m);
+    }
+    false
+}
+
+/// Collect an orphan's pending frees unless another thread holds its lock:
+/// every holder of an orphan's lock re-checks the pending bits after
+/// unlocking (this loop), so a free that finds the lock busy is never
+/// stranded. Returns the owner if the slab was adopted meanwhile (its new
+/// owner must be told).
+pub fn collect_orphan(m: &'static SlabMeta) -> Option<usize> {
+    loop {
+        if !m.lock.try_lock() {
+            return None;
+        }
+        let o = m.owner.load(SeqCst);
+        if o != NO_OWNER {
+            m.lock.unlock();
+            return Some(o);
+        }
+        if m.state.load(Relaxed) != STATE_ACTIVE || fold_orphan(m) {
+            m.lock.unlock();
+            return None;
+        }
+        m.lock.unlock();
+        if !m.has_pending() {
+            return None;
+        }
+    }
+}
+
 /// Adopt an orphan slab of `class` from era `era` for the heap at `owner`.
 /// Returns it locked-and-released with `owner` set and its pending frees
 /// folded in; slabs from past eras are dropped from the list on the way
@@ -360,17 +403,21 @@ pub fn adopt(class: usize, owner: usize, era: u64) -> Option<&'static SlabMeta> 
         if !m.lock.try_lock() {
             continue;
         }
-        let ok = m.owner.load(Relaxed) == NO_OWNER
-            && m.state.load(Relaxed) == STATE_ACTIVE
-            && m.era.load(Relaxed) == era
-            && m.list.load(Relaxed) == LIST_NONE;
-        if ok {
+        let orphan = m.owner.load(Relaxed) == NO_OWNER && m.state.load(Relaxed) == STATE_ACTIVE;
+        if orphan && m.era.load(Relaxed) == era && m.list.load(Relaxed) == LIST_NONE {
             m.owner.store(owner, SeqCst);
             inc(&COUNTERS.classes[class].adopted);
-        }
-        m.lock.unlock();
-        if ok {
+            m.lock.unlock();
+            // The new owner folds in every pending free right after this.
             return Some(m);
+        }
+        // Not adoptable (a past epoch's slab, or already taken): while we
+        // hold its lock we are its collector, and like every holder we
+        // re-check the pending bits after unlocking.
+        let reclaimed = orphan && fold_orphan(m);
+        m.lock.unlock();
+        if orphan && !reclaimed && m.has_pending() {
+            let _ = collect_orphan(m);
         }
     }
 }
