@@ -45,8 +45,15 @@ impl RawLock {
 
     /// Release the lock. Only the holder calls this (or a fork child resetting
     /// locks its parent held: the child has a single thread).
+    ///
+    /// Sequentially consistent (a full barrier, not a plain release store):
+    /// orphan collection relies on "unlock, then re-check the pending bits"
+    /// against "set a pending bit, then try the lock", which is a Dekker
+    /// pattern; with a release store the re-check could be satisfied before
+    /// the unlock is visible and a free could be stranded. Locks guard cold
+    /// paths only, so the cost does not show.
     pub fn unlock(&self) {
-        self.locked.store(false, Ordering::Release);
+        self.locked.swap(false, Ordering::SeqCst);
     }
 
     pub fn is_locked(&self) -> bool {
