@@ -10,14 +10,12 @@
 //! child when needed.
 
 use crate::pool;
-use crate::sync::SpinLock;
 use core::sync::atomic::{AtomicBool, Ordering::*};
 
 /// Cached bytes that justify starting the thread.
 const START_THRESHOLD: usize = 256 << 10;
 
 static STARTED: AtomicBool = AtomicBool::new(false);
-static LOCK: SpinLock<()> = SpinLock::new(());
 
 /// Start the thread if it is enabled, not running, and there is something
 /// for it to do. Called outside every allocator lock.
@@ -29,10 +27,12 @@ pub fn maybe_start() {
     if !c.background || c.decay_ms.0 == 0 || crate::global::single_threaded() {
         return;
     }
+    // The swap makes this the only starter. No lock is held across
+    // pthread_create: it allocates (through zslab, possibly taking a class
+    // lock), and a fork's prepare handler takes those locks.
     if STARTED.swap(true, AcqRel) {
         return;
     }
-    let _g = LOCK.lock();
     let mut t: libc::pthread_t = 0;
     // SAFETY: t is a valid out-pointer and `run` has the signature pthread
     // expects. pthread_create allocates through zslab's malloc, which is
@@ -70,11 +70,6 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
 /// In a fork child: the thread did not survive the fork.
 pub fn after_fork_child() {
     STARTED.store(false, Relaxed);
-}
-
-/// The start lock, for fork handlers.
-pub fn lock() -> &'static crate::sync::RawLock {
-    LOCK.raw()
 }
 
 /// Whether the thread has been started in this process.

@@ -157,7 +157,6 @@ fn for_each_lock(f: &mut dyn FnMut(&crate::sync::RawLock)) {
         f(pool::class_lock(c));
     }
     f(region::pool_lock());
-    f(crate::background::lock());
 }
 
 unsafe extern "C" {
@@ -202,6 +201,7 @@ extern "C" fn fork_child() {
         region::meta(i).lock.unlock();
     }
     crate::background::after_fork_child();
+    heap::repair_after_fork();
     // The other threads' heaps are left as they are: a thread may have been
     // halfway through updating its own lists when the fork happened, so
     // walking them is not safe. Their slabs stay allocated in the child

@@ -21,11 +21,14 @@ use crate::os;
 use crate::pool;
 use crate::region::{self, link, link_of};
 use crate::sizeclass::{BINS, NCLASS};
+use crate::slab::FreeError;
 use crate::slab::*;
 use crate::sync::SpinLock;
 use crate::tls;
 use core::cell::Cell;
-use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{
+    AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, fence,
+};
 
 /// The slab every empty bin points at: it has no free object, so a bin
 /// pointing at it always takes the slow path. Never written.
@@ -33,6 +36,10 @@ static EMPTY: SlabMeta = SlabMeta::empty();
 
 const HEAP_FREE: u8 = 0;
 const HEAP_ACTIVE: u8 = 1;
+/// How many ownership changes in a row one notification follows before it
+/// leaves the slab on the stack it reached (only possible if the slab keeps
+/// changing hands while the notification is routed).
+const MAX_ROUTING_DEPTH: u32 = 16;
 /// `Bin::word` when the bin holds no word.
 const NO_WORD: usize = usize::MAX;
 
@@ -51,7 +58,13 @@ pub struct Bin {
     /// Small allocations of this class by this heap.
     pub allocs: AtomicU64,
     slab: AtomicPtr<SlabMeta>,
-    word: Cell<usize>,
+    /// Index of the word held (NO_WORD if none). Atomic because a thread
+    /// freeing one of these objects remotely checks it: an object free in
+    /// the bin looks allocated in the slab's bitmap.
+    word: AtomicUsize,
+    /// Sequence count of changes of `slab`/`word` (odd while changing), so
+    /// such a reader can tell a consistent view from a torn one.
+    seq: AtomicU64,
 }
 
 impl Bin {
@@ -62,8 +75,35 @@ impl Bin {
             size: Cell::new(0),
             allocs: AtomicU64::new(0),
             slab: AtomicPtr::new(&EMPTY as *const SlabMeta as *mut SlabMeta),
-            word: Cell::new(NO_WORD),
+            word: AtomicUsize::new(NO_WORD),
+            seq: AtomicU64::new(0),
         }
+    }
+
+    /// Start changing which slab or word the bin holds (owner only).
+    fn begin_change(&self) {
+        self.seq.store(self.seq.load(Relaxed) + 1, Relaxed);
+        fence(Release);
+    }
+
+    /// Finish a change started with `begin_change`.
+    fn end_change(&self) {
+        self.seq.store(self.seq.load(Relaxed) + 1, Release);
+    }
+
+    /// Whether object (`w`, `bit`) of `s` is free in this bin, read from
+    /// another thread. Exact when the program ordered that read after the
+    /// owner's free; a view torn by a concurrent word change answers false.
+    fn holds_free(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
+        let before = self.seq.load(Acquire);
+        if before & 1 != 0 {
+            return false;
+        }
+        let free = core::ptr::eq(self.slab.load(Relaxed), s)
+            && self.word.load(Relaxed) == w
+            && self.bits.load(Relaxed) & bit != 0;
+        fence(Acquire);
+        free && self.seq.load(Relaxed) == before
     }
 
     #[inline(always)]
@@ -173,6 +213,13 @@ impl Heap {
         self as *const Heap as usize
     }
 
+    /// Whether this heap's bin holds object (`w`, `bit`) of `s` as free.
+    /// Read by other threads: relaxed, so exact when the two frees of a
+    /// double free are ordered by the program's own synchronisation.
+    fn bin_holds_free(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
+        self.bins[s.class.load(Relaxed) as usize & (BINS - 1)].holds_free(s, w, bit)
+    }
+
     /// Whether a thread currently owns this heap.
     pub fn is_active(&self) -> bool {
         self.state.load(Acquire) == HEAP_ACTIVE
@@ -217,12 +264,17 @@ impl Heap {
             if !is_empty(s) {
                 // The bin's word is used up: its objects are all allocated,
                 // so there is nothing to give back; take the next one.
-                b.word.set(NO_WORD);
-                if let Some((w, bits, committed)) = s.take_word() {
+                b.begin_change();
+                b.word.store(NO_WORD, Relaxed);
+                let took = s.take_word();
+                if let Some((w, bits, committed)) = took {
                     slab_committed(class, s.epoch.load(Relaxed) as usize, committed);
-                    b.word.set(w);
+                    b.word.store(w, Relaxed);
                     b.base.set(s.base.load(Relaxed) + w * 64 * b.size.get());
                     b.bits.store(bits, Relaxed);
+                }
+                b.end_change();
+                if took.is_some() {
                     continue;
                 }
                 if s.has_pending() {
@@ -238,10 +290,14 @@ impl Heap {
             match self.refill(class) {
                 Some(s) => {
                     s.list.store(LIST_CURRENT, Relaxed);
+                    b.begin_change();
                     b.set_slab(s);
+                    b.end_change();
                 }
                 None => {
+                    b.begin_change();
                     b.set_slab(&EMPTY);
+                    b.end_change();
                     inc(&COUNTERS.region_full);
                     return 0;
                 }
@@ -258,15 +314,17 @@ impl Heap {
         if is_empty(s) {
             return None;
         }
-        let w = b.word.get();
+        let w = b.word.load(Relaxed);
         let used = if w != NO_WORD {
             s.return_word(w, b.bits.load(Relaxed))
         } else {
             s.used.load(Relaxed)
         };
+        b.begin_change();
         b.bits.store(0, Relaxed);
-        b.word.set(NO_WORD);
+        b.word.store(NO_WORD, Relaxed);
         b.set_slab(&EMPTY);
+        b.end_change();
         Some((s, used))
     }
 
@@ -274,10 +332,12 @@ impl Heap {
     /// must be complete before remote frees are folded in).
     fn flush_word_of(&self, s: &SlabMeta) {
         let b = &self.bins[s.class.load(Relaxed) as usize & (BINS - 1)];
-        if core::ptr::eq(b.slab(), s) && b.word.get() != NO_WORD {
-            s.return_word(b.word.get(), b.bits.load(Relaxed));
+        if core::ptr::eq(b.slab(), s) && b.word.load(Relaxed) != NO_WORD {
+            s.return_word(b.word.load(Relaxed), b.bits.load(Relaxed));
+            b.begin_change();
             b.bits.store(0, Relaxed);
-            b.word.set(NO_WORD);
+            b.word.store(NO_WORD, Relaxed);
+            b.end_change();
         }
     }
 
@@ -373,8 +433,12 @@ impl Heap {
         let Some((w, bit)) = s.locate(p) else {
             return diag::free_error(FreeError::Invalid, p, Some(s), "free");
         };
+        if s.is_pending(w, bit) {
+            // Another thread freed it already.
+            return diag::free_error(FreeError::DoubleFree, p, Some(s), "free");
+        }
         let b = &self.bins[s.class.load(Relaxed) as usize & (BINS - 1)];
-        if b.word.get() == w && core::ptr::eq(b.slab.load(Relaxed), s) {
+        if b.word.load(Relaxed) == w && core::ptr::eq(b.slab.load(Relaxed), s) {
             let x = b.bits.load(Relaxed);
             if x & bit != 0 {
                 return diag::free_error(FreeError::DoubleFree, p, Some(s), "free");
@@ -576,7 +640,16 @@ pub fn free(s: &'static SlabMeta, p: usize) {
 #[cold]
 #[inline(never)]
 fn free_remote(v: usize, s: &'static SlabMeta, p: usize) {
-    if let Err(e) = s.free_remote(p) {
+    let checked = s.check_live_slab().and_then(|()| {
+        let (w, bit) = s.locate(p).ok_or(FreeError::Invalid)?;
+        // An object free in its owner's bin looks allocated in the bitmap.
+        let o = s.owner.load(SeqCst);
+        if o > NO_OWNER && heap(o).bin_holds_free(s, w, bit) {
+            return Err(FreeError::DoubleFree);
+        }
+        s.free_remote_bit(w, bit)
+    });
+    if let Err(e) = checked {
         diag::free_error(e, p, Some(s), "free");
         return;
     }
@@ -607,7 +680,7 @@ fn notify(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
         owner.push_queue(s);
         // The owner may have let go of the slab before our push landed;
         // then nobody would look at its stack for this slab: route it now.
-        if s.owner.load(SeqCst) != o && depth < 4 {
+        if s.owner.load(SeqCst) != o && depth < MAX_ROUTING_DEPTH {
             owner.drain_as(me, depth + 1);
         }
     }
@@ -617,7 +690,7 @@ fn notify(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
 /// was adopted meanwhile, tell its new owner instead.
 fn orphan_collect(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
     if let Some(_owner) = pool::collect_orphan(s) {
-        if depth < 4 {
+        if depth < MAX_ROUTING_DEPTH {
             notify(s, me, depth + 1);
         }
     }
@@ -731,6 +804,27 @@ pub fn drain_current() {
     let v = tls::get();
     if tls::is_heap(v) {
         heap(v).drain();
+    }
+}
+
+/// In a fork child: a parent thread may have been between marking one of
+/// our slabs queued and pushing it on our stack, leaving it marked queued
+/// on no stack (its remote frees would never be folded in again). Drain our
+/// stack, then fold in every slab we own that still claims to be queued.
+/// Single-threaded, so the scan over the slabs is safe.
+pub fn repair_after_fork() {
+    let v = tls::get();
+    if !tls::is_heap(v) {
+        return;
+    }
+    let h = heap(v);
+    h.drain();
+    for i in 0..region::frontier() {
+        let s = region::meta(i);
+        if s.owner.load(Relaxed) == v && s.queued.load(Relaxed) {
+            s.queued.store(false, SeqCst);
+            h.collect_owned(s);
+        }
     }
 }
 

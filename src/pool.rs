@@ -398,11 +398,10 @@ pub fn adopt(class: usize, owner: usize, era: u64) -> Option<&'static SlabMeta> 
             unlink_adoptable(&mut p, m);
             m
         };
-        // Never wait for a slab lock: a holder is collecting it and will
-        // offer it again if it still has room.
-        if !m.lock.try_lock() {
-            continue;
-        }
+        // No class lock is held here, and slab-lock holders only ever take
+        // class locks after the slab lock, so waiting is safe (and skipping
+        // would drop an orphan the holder has just re-offered).
+        m.lock.lock();
         let orphan = m.owner.load(Relaxed) == NO_OWNER && m.state.load(Relaxed) == STATE_ACTIVE;
         if orphan && m.era.load(Relaxed) == era && m.list.load(Relaxed) == LIST_NONE {
             m.owner.store(owner, SeqCst);

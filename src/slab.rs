@@ -290,23 +290,37 @@ impl SlabMeta {
     /// its word). Returns the objects still in use afterwards.
     pub fn free_local(&self, p: usize) -> Result<u32, FreeError> {
         let (w, b) = self.locate(p).ok_or(FreeError::Invalid)?;
+        if self.is_pending(w, b) {
+            return Err(FreeError::DoubleFree);
+        }
         self.free_bit(w, b)
     }
 
-    /// Record a free of `p` by a thread that is not the collector. Only the
-    /// atomic `pend` bitmap and summary are written. A double free is caught
-    /// here when the object is visibly free or already pending, and
-    /// otherwise when the collector folds the bits in.
+    /// Record a free of `p` by a thread that is not the collector (see
+    /// [`SlabMeta::free_remote_bit`]).
     pub fn free_remote(&self, p: usize) -> Result<(), FreeError> {
-        if self.state.load(Acquire) != STATE_ACTIVE {
-            // An empty cached slab or an unused one has no live object.
-            return Err(if self.state.load(Relaxed) == STATE_CACHED {
-                FreeError::DoubleFree
-            } else {
-                FreeError::Invalid
-            });
-        }
+        self.check_live_slab()?;
         let (w, b) = self.locate(p).ok_or(FreeError::Invalid)?;
+        self.free_remote_bit(w, b)
+    }
+
+    /// Refuse frees into a slab that has no live object.
+    pub fn check_live_slab(&self) -> Result<(), FreeError> {
+        match self.state.load(Acquire) {
+            STATE_ACTIVE => Ok(()),
+            // An empty cached slab: every object is already free.
+            STATE_CACHED => Err(FreeError::DoubleFree),
+            _ => Err(FreeError::Invalid),
+        }
+    }
+
+    /// Record a free of object (`w`, `b`) by a thread that is not the
+    /// collector. Only the atomic `pend` bitmap and summary are written. A
+    /// double free is caught here when the object is visibly free or already
+    /// pending (the caller also checks the owner's bin), and otherwise when
+    /// the collector folds the bits in.
+    pub fn free_remote_bit(&self, w: usize, b: u64) -> Result<(), FreeError> {
+        let w = w & (BITMAP_WORDS - 1);
         // Read the bitmap before publishing the pending bit: once published,
         // the collector may fold it in and the bit would look free.
         if self.bm[w].load(Acquire) & b != 0 {
@@ -317,6 +331,15 @@ impl SlabMeta {
         }
         self.summary.fetch_or(1u64 << w, SeqCst);
         Ok(())
+    }
+
+    /// Whether object (`w`, `b`) was freed by another thread and not folded
+    /// in yet (a free of it now is a double free). Cheap when no remote
+    /// free is pending in that word: one load of the summary.
+    #[inline(always)]
+    pub fn is_pending(&self, w: usize, b: u64) -> bool {
+        let w = w & (BITMAP_WORDS - 1);
+        self.summary.load(Relaxed) & (1u64 << w) != 0 && self.pend[w].load(Relaxed) & b != 0
     }
 
     /// Whether remote frees are waiting to be folded in.
@@ -499,12 +522,24 @@ mod tests {
     }
 
     #[test]
+    fn a_local_free_after_a_remote_free_is_a_double_free() {
+        let (m, _) = slab(class_of(32));
+        let p = alloc(&m);
+        m.free_remote(p).unwrap();
+        assert_eq!(m.free_local(p), Err(FreeError::DoubleFree));
+        assert_eq!(m.collect().freed, 1);
+        assert_eq!(m.free_local(p), Err(FreeError::DoubleFree));
+    }
+
+    #[test]
     fn collect_reports_a_double_free_that_raced_past_the_checks() {
         let (m, _) = slab(class_of(64));
         let p = alloc(&m);
         m.free_remote(p).unwrap();
-        // The owner frees it too before folding the remote free in.
-        assert_eq!(m.free_local(p), Ok(0));
+        // The owner frees it too, racing past its pending check, before
+        // folding the remote free in.
+        let (w, b) = m.locate(p).unwrap();
+        assert_eq!(m.free_bit(w, b), Ok(0));
         let c = m.collect();
         assert_eq!((c.freed, c.doubles, c.double_addr), (0, 1, p));
         assert_eq!(m.used.load(Relaxed), 0);

@@ -38,9 +38,11 @@ impl RawLock {
         }
     }
 
-    /// Take the lock if it is free. Returns whether it was taken.
+    /// Take the lock if it is free. Returns whether it was taken. Always a
+    /// sequentially consistent read-modify-write: a failed attempt is one
+    /// side of the Dekker pattern described at [`RawLock::unlock`].
     pub fn try_lock(&self) -> bool {
-        !self.locked.load(Ordering::Relaxed) && !self.locked.swap(true, Ordering::Acquire)
+        !self.locked.swap(true, Ordering::SeqCst)
     }
 
     /// Release the lock. Only the holder calls this (or a fork child resetting
