@@ -46,7 +46,12 @@ const NO_WORD: usize = usize::MAX;
 /// A heap's allocation state for one size class: its current slab and the
 /// free objects of one bitmap word of it, taken out of the slab's bitmap
 /// (malloc pops a bit here without touching the slab). Owner-only, except
-/// `slab`, `bits` and `allocs`, which statistics read.
+/// what other threads read: statistics (`slab`, `bits`, `allocs`) and
+/// remote frees checking for a double free (`slab`, `word`, `seq`, then
+/// `bits` only when the word matches). The fields the owner writes on every
+/// malloc and the ones it writes only when it changes words live on two
+/// cache lines, so remote frees of older objects do not pull the hot line
+/// away from the owner.
 #[repr(C, align(64))]
 pub struct Bin {
     /// Free objects of word `word` of `slab` (1 = free).
@@ -57,6 +62,12 @@ pub struct Bin {
     size: Cell<usize>,
     /// Small allocations of this class by this heap.
     pub allocs: AtomicU64,
+    /// Which word of which slab the bin holds.
+    tag: BinTag,
+}
+
+#[repr(C, align(64))]
+struct BinTag {
     slab: AtomicPtr<SlabMeta>,
     /// Index of the word held (NO_WORD if none). Atomic because a thread
     /// freeing one of these objects remotely checks it: an object free in
@@ -74,47 +85,50 @@ impl Bin {
             base: Cell::new(0),
             size: Cell::new(0),
             allocs: AtomicU64::new(0),
-            slab: AtomicPtr::new(&EMPTY as *const SlabMeta as *mut SlabMeta),
-            word: AtomicUsize::new(NO_WORD),
-            seq: AtomicU64::new(0),
+            tag: BinTag {
+                slab: AtomicPtr::new(&EMPTY as *const SlabMeta as *mut SlabMeta),
+                word: AtomicUsize::new(NO_WORD),
+                seq: AtomicU64::new(0),
+            },
         }
     }
 
     /// Start changing which slab or word the bin holds (owner only).
     fn begin_change(&self) {
-        self.seq.store(self.seq.load(Relaxed) + 1, Relaxed);
+        self.tag.seq.store(self.tag.seq.load(Relaxed) + 1, Relaxed);
         fence(Release);
     }
 
     /// Finish a change started with `begin_change`.
     fn end_change(&self) {
-        self.seq.store(self.seq.load(Relaxed) + 1, Release);
+        self.tag.seq.store(self.tag.seq.load(Relaxed) + 1, Release);
     }
 
     /// Whether object (`w`, `bit`) of `s` is free in this bin, read from
     /// another thread. Exact when the program ordered that read after the
     /// owner's free; a view torn by a concurrent word change answers false.
     fn holds_free(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
-        let before = self.seq.load(Acquire);
+        let before = self.tag.seq.load(Acquire);
         if before & 1 != 0 {
             return false;
         }
-        let free = core::ptr::eq(self.slab.load(Relaxed), s)
-            && self.word.load(Relaxed) == w
+        let free = core::ptr::eq(self.tag.slab.load(Relaxed), s)
+            && self.tag.word.load(Relaxed) == w
             && self.bits.load(Relaxed) & bit != 0;
         fence(Acquire);
-        free && self.seq.load(Relaxed) == before
+        free && self.tag.seq.load(Relaxed) == before
     }
 
     #[inline(always)]
     fn slab(&self) -> &'static SlabMeta {
         // SAFETY: `slab` only ever holds &EMPTY or a metadata reference
         // from the region, both 'static.
-        unsafe { &*self.slab.load(Relaxed) }
+        unsafe { &*self.tag.slab.load(Relaxed) }
     }
 
     fn set_slab(&self, s: &'static SlabMeta) {
-        self.slab
+        self.tag
+            .slab
             .store(s as *const SlabMeta as *mut SlabMeta, Relaxed);
         self.size.set(s.object_size());
     }
@@ -265,11 +279,11 @@ impl Heap {
                 // The bin's word is used up: its objects are all allocated,
                 // so there is nothing to give back; take the next one.
                 b.begin_change();
-                b.word.store(NO_WORD, Relaxed);
+                b.tag.word.store(NO_WORD, Relaxed);
                 let took = s.take_word();
                 if let Some((w, bits, committed)) = took {
                     slab_committed(class, s.epoch.load(Relaxed) as usize, committed);
-                    b.word.store(w, Relaxed);
+                    b.tag.word.store(w, Relaxed);
                     b.base.set(s.base.load(Relaxed) + w * 64 * b.size.get());
                     b.bits.store(bits, Relaxed);
                 }
@@ -314,7 +328,7 @@ impl Heap {
         if is_empty(s) {
             return None;
         }
-        let w = b.word.load(Relaxed);
+        let w = b.tag.word.load(Relaxed);
         let used = if w != NO_WORD {
             s.return_word(w, b.bits.load(Relaxed))
         } else {
@@ -322,7 +336,7 @@ impl Heap {
         };
         b.begin_change();
         b.bits.store(0, Relaxed);
-        b.word.store(NO_WORD, Relaxed);
+        b.tag.word.store(NO_WORD, Relaxed);
         b.set_slab(&EMPTY);
         b.end_change();
         Some((s, used))
@@ -332,11 +346,11 @@ impl Heap {
     /// must be complete before remote frees are folded in).
     fn flush_word_of(&self, s: &SlabMeta) {
         let b = &self.bins[s.class.load(Relaxed) as usize & (BINS - 1)];
-        if core::ptr::eq(b.slab(), s) && b.word.load(Relaxed) != NO_WORD {
-            s.return_word(b.word.load(Relaxed), b.bits.load(Relaxed));
+        if core::ptr::eq(b.slab(), s) && b.tag.word.load(Relaxed) != NO_WORD {
+            s.return_word(b.tag.word.load(Relaxed), b.bits.load(Relaxed));
             b.begin_change();
             b.bits.store(0, Relaxed);
-            b.word.store(NO_WORD, Relaxed);
+            b.tag.word.store(NO_WORD, Relaxed);
             b.end_change();
         }
     }
@@ -438,7 +452,7 @@ impl Heap {
             return diag::free_error(FreeError::DoubleFree, p, Some(s), "free");
         }
         let b = &self.bins[s.class.load(Relaxed) as usize & (BINS - 1)];
-        if b.word.load(Relaxed) == w && core::ptr::eq(b.slab.load(Relaxed), s) {
+        if b.tag.word.load(Relaxed) == w && core::ptr::eq(b.tag.slab.load(Relaxed), s) {
             let x = b.bits.load(Relaxed);
             if x & bit != 0 {
                 return diag::free_error(FreeError::DoubleFree, p, Some(s), "free");
@@ -653,7 +667,15 @@ fn free_remote(v: usize, s: &'static SlabMeta, p: usize) {
         diag::free_error(e, p, Some(s), "free");
         return;
     }
-    let me = if tls::is_heap(v) { Some(heap(v)) } else { None };
+    // A thread that only ever frees gets a heap too, so its counts stay
+    // thread-local instead of hitting a shared counter on every free.
+    let me = if tls::is_heap(v) {
+        Some(heap(v))
+    } else if v == tls::UNSET {
+        thread_heap()
+    } else {
+        None
+    };
     match me {
         Some(h) => bump(&h.remote_frees, 1),
         None => inc(&COUNTERS.heapless_frees),
@@ -675,7 +697,10 @@ fn notify(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
             return;
         }
     }
-    if !s.queued.swap(true, SeqCst) {
+    // Already queued (the common case while frees stream in): the drainer
+    // clears the flag before folding, so it will see our bit; skip the
+    // read-modify-write on a line the owner also writes.
+    if !s.queued.load(SeqCst) && !s.queued.swap(true, SeqCst) {
         let owner = heap(o);
         owner.push_queue(s);
         // The owner may have let go of the slab before our push landed;

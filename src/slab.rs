@@ -329,7 +329,12 @@ impl SlabMeta {
         if self.pend[w].fetch_or(b, SeqCst) & b != 0 {
             return Err(FreeError::DoubleFree);
         }
-        self.summary.fetch_or(1u64 << w, SeqCst);
+        // Skip the read-modify-write when the word is already flagged: the
+        // collector swaps the summary before the words, so a flag we see set
+        // is one it has not consumed yet, and it will fold our bit in.
+        if self.summary.load(SeqCst) & (1u64 << w) == 0 {
+            self.summary.fetch_or(1u64 << w, SeqCst);
+        }
         Ok(())
     }
 
