@@ -49,6 +49,8 @@ int main(void)
             /* A fresh process per round: the decay thread starts once per process. */
             pthread_t f;
             signal(SIGCHLD, SIG_IGN); /* the forker's children reap themselves */
+            signal(SIGALRM, SIG_DFL); /* a deadlocked round dies on its own */
+            alarm(25);
             atomic_store(&stop, 0);
             atomic_store(&started, 0);
             CHECK(pthread_create(&f, NULL, forker, NULL) == 0, "pthread_create");
