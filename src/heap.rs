@@ -299,7 +299,16 @@ impl Heap {
                     }
                 }
                 self.list_push(LIST_FULL, s);
+                b.begin_change();
+                b.set_slab(&EMPTY);
+                b.end_change();
                 inc(&COUNTERS.classes[class].refills);
+            }
+            // An advance that landed while we were busy: take the new slab
+            // in the new epoch, never a fresh one in a closing epoch.
+            if self.era.get() != epoch::era() {
+                self.switch_epoch();
+                continue;
             }
             match self.refill(class) {
                 Some(s) => {
@@ -309,9 +318,6 @@ impl Heap {
                     b.end_change();
                 }
                 None => {
-                    b.begin_change();
-                    b.set_slab(&EMPTY);
-                    b.end_change();
                     inc(&COUNTERS.region_full);
                     return 0;
                 }

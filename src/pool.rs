@@ -414,9 +414,16 @@ pub fn adopt(class: usize, owner: usize, era: u64) -> Option<&'static SlabMeta> 
         // hold its lock we are its collector, and like every holder we
         // re-check the pending bits after unlocking.
         let reclaimed = orphan && fold_orphan(m);
+        // A slab newer than the caller's era (the caller has not noticed an
+        // advance yet) was just offered again by the fold: stop here rather
+        // than pop it again forever; the caller switches epochs next.
+        let newer = m.era.load(Relaxed) > era;
         m.lock.unlock();
         if orphan && !reclaimed && m.has_pending() {
             let _ = collect_orphan(m);
+        }
+        if newer {
+            return None;
         }
     }
 }
