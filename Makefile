@@ -11,7 +11,7 @@ LIB := target/release/libzslab.so
 # The real interpreter, not a wrapper script (pyenv shims are bash).
 PY  ?= $(shell python3 -c "import sys; print(sys.executable)")
 
-.PHONY: all build demo test lint unit preload env-vars real-programs bench bench-quick clean
+.PHONY: all build demo test lint unit preload env-vars example real-programs bench bench-quick clean
 
 all: build
 
@@ -36,10 +36,17 @@ preload: build
 env-vars: build
 	bash scripts/test-env-vars.sh $(LIB)
 
+# The instrumented example must run the same without zslab and with it.
+example: build
+	mkdir -p preload-tests/build
+	gcc -O2 -Wall -Werror -o preload-tests/build/epoch_phases examples/epoch_phases.c -ldl
+	out=$$(preload-tests/build/epoch_phases) && echo "$$out" | grep -q "absent: plain malloc"
+	out=$$(LD_PRELOAD=$(CURDIR)/$(LIB) preload-tests/build/epoch_phases) && echo "$$out" | grep -q "present: using epochs"
+
 real-programs: build
 	bash scripts/test-real-programs.sh $(LIB)
 
-test: lint unit preload env-vars real-programs
+test: lint unit preload env-vars example real-programs
 
 # e.g. make bench BENCH_ARGS="--reps 9 --only churn_rss,larson"
 bench: build
