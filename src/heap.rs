@@ -26,16 +26,12 @@ use crate::slab::*;
 use crate::sync::SpinLock;
 use crate::tls;
 use core::cell::Cell;
-use core::sync::atomic::{
-    AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, fence,
-};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, fence};
 
 /// The slab every empty bin points at: it has no free object, so a bin
 /// pointing at it always takes the slow path. Never written.
 static EMPTY: SlabMeta = SlabMeta::empty();
 
-const HEAP_FREE: u8 = 0;
-const HEAP_ACTIVE: u8 = 1;
 /// How many ownership changes in a row one notification follows before it
 /// leaves the slab on the stack it reached (only possible if the slab keeps
 /// changing hands while the notification is routed).
@@ -166,7 +162,6 @@ pub struct Heap {
     pub large_frees: AtomicU64,
     pub remote_frees: AtomicU64,
     // ---- shared ----
-    state: AtomicU8,
     next_all: AtomicUsize,
     next_free: AtomicUsize,
     /// Notification stack of slabs with remote frees (link of the top).
@@ -215,7 +210,6 @@ impl Heap {
             large_allocs: AtomicU64::new(0),
             large_frees: AtomicU64::new(0),
             remote_frees: AtomicU64::new(0),
-            state: AtomicU8::new(HEAP_FREE),
             next_all: AtomicUsize::new(0),
             next_free: AtomicUsize::new(0),
             queue: Queue(AtomicU32::new(0)),
@@ -232,11 +226,6 @@ impl Heap {
     /// double free are ordered by the program's own synchronisation.
     fn bin_holds_free(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
         self.bins[s.class.load(Relaxed) as usize & (BINS - 1)].holds_free(s, w, bit)
-    }
-
-    /// Whether a thread currently owns this heap.
-    pub fn is_active(&self) -> bool {
-        self.state.load(Acquire) == HEAP_ACTIVE
     }
 
     // ================= allocation =================
@@ -570,7 +559,6 @@ impl Heap {
         }
         // Notifications that raced with the orphaning.
         self.drain_as(None, 0);
-        self.state.store(HEAP_FREE, Release);
         let mut f = FREE.lock();
         self.next_free.store(*f, Relaxed);
         *f = self.addr();
@@ -583,7 +571,6 @@ impl Heap {
         let b = epoch::batch();
         self.batch.set(b);
         self.countdown.set(b as i64 - 1);
-        self.state.store(HEAP_ACTIVE, Release);
         inc(&COUNTERS.threads);
     }
 
@@ -720,10 +707,8 @@ fn notify(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
 /// Collect an orphan's pending frees (see `pool::collect_orphan`); if it
 /// was adopted meanwhile, tell its new owner instead.
 fn orphan_collect(s: &'static SlabMeta, me: Option<&Heap>, depth: u32) {
-    if let Some(_owner) = pool::collect_orphan(s) {
-        if depth < MAX_ROUTING_DEPTH {
-            notify(s, me, depth + 1);
-        }
+    if pool::collect_orphan(s).is_some() && depth < MAX_ROUTING_DEPTH {
+        notify(s, me, depth + 1);
     }
 }
 

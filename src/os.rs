@@ -60,11 +60,6 @@ pub fn now_coarse_ms() -> u64 {
     clock(libc::CLOCK_MONOTONIC_COARSE) / 1_000_000
 }
 
-/// Wall-clock time in nanoseconds since the Unix epoch.
-pub fn wall_ns() -> u64 {
-    clock(libc::CLOCK_REALTIME)
-}
-
 fn clock(id: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,

@@ -57,10 +57,6 @@ impl RawLock {
     pub fn unlock(&self) {
         self.locked.swap(false, Ordering::SeqCst);
     }
-
-    pub fn is_locked(&self) -> bool {
-        self.locked.load(Ordering::Relaxed)
-    }
 }
 
 impl Default for RawLock {
