@@ -7,10 +7,15 @@
  * lookups returning NULL) when zslab is not loaded. See
  * examples/epoch_phases.c for the pattern.
  *
- * Epochs: a ring of 16 epochs (0-15) and a monotonic era. Small objects go
- * to slabs of the current epoch; an advance closes it (its slabs never get
- * new objects again) and opens the next slot under a new era. Empty slabs
- * are reclaimed at once whatever their epoch's state.
+ * Epochs: a ring of 16 epochs (0-15) and a monotonic era. Objects go to
+ * spans of the current epoch; an advance closes it (its spans never get
+ * new objects again, until their survivors have stopped dying) and opens
+ * the next slot under a new era. Empty spans are reclaimed at once whatever
+ * their epoch's state; pages without live objects go back to the OS when a
+ * phase ends or after a short delay.
+ *
+ * The statistics structs below follow src/stats.rs field for field (a unit
+ * test checks it); every field after version and size is a uint64_t.
  */
 #ifndef ZSLAB_H
 #define ZSLAB_H
@@ -23,7 +28,7 @@ extern "C" {
 #endif
 
 #define ZSLAB_EPOCHS 16
-#define ZSLAB_STATS_VERSION 1
+#define ZSLAB_STATS_VERSION 2
 
 /* Epoch states in struct zslab_epoch_stats. */
 #define ZSLAB_EPOCH_UNUSED 0
@@ -51,8 +56,9 @@ int slab_epoch_close(unsigned epoch);
  * when the slot is reopened by an advance. */
 int slab_epoch_set_label(unsigned epoch, const char *label);
 
-/* Return every cached empty slab to the OS now. Returns the bytes given
- * back. */
+/* Give back to the OS now everything zslab holds without a live object:
+ * cached empty spans and huge blocks, the calling thread's free pages, and
+ * the pages other threads' remote frees emptied. Returns the bytes. */
 size_t slab_reclaim(void);
 
 /* Snapshots. Pass sizeof(your struct) as `size`: zslab fills at most that
@@ -60,68 +66,108 @@ size_t slab_reclaim(void);
  * working. `version` and `size` tell what zslab filled in. Return 0, or -1. */
 struct zslab_global_stats {
     uint32_t version, size;
-    uint64_t small_allocs;          /* allocations served from slabs */
-    uint64_t small_frees;
-    uint64_t live_objects;          /* small objects allocated, not freed */
-    uint64_t live_bytes;            /* their block sizes */
-    uint64_t large_allocs;          /* allocations delegated to glibc */
-    uint64_t large_frees;
-    uint64_t committed_bytes;       /* slab pages not returned: active + cached + unused_resident */
-    uint64_t active_bytes;          /* committed bytes of slabs in use */
-    uint64_t cached_bytes;          /* committed bytes of empty slabs in the hot caches */
-    uint64_t unused_resident_bytes; /* pages of unused slabs not returned (ZSLAB_RECLAIM=off, madvise failure) */
-    uint64_t slabs_in_use;
-    uint64_t cached_slabs;          /* empty slabs in the hot caches */
-    uint64_t unused_slabs;          /* slabs back in the unused pool */
-    uint64_t region_reserved_bytes; /* address space reserved for slabs */
-    uint64_t region_used_bytes;     /* part of it ever used */
-    uint64_t madvise_calls;
-    uint64_t madvise_bytes;
-    uint64_t madvise_failures;
-    uint64_t cache_hits;            /* slab taken from the hot cache */
-    uint64_t cache_misses;          /* slab taken from the unused pool (a "new" slab) */
-    uint64_t cache_overflows;       /* empty slab pushed out of a full cache and returned */
-    uint64_t decayed_slabs;         /* cached slabs returned after ZSLAB_DECAY_MS */
-    uint64_t refills;               /* a thread's current slab was full */
-    uint64_t adopted_slabs;         /* slabs of exited threads taken over */
-    uint64_t orphaned_slabs;        /* slabs left by exiting threads */
-    uint64_t retired_slabs;         /* slabs retired by an epoch change */
-    uint64_t remote_frees;          /* frees of objects owned by another thread */
-    uint64_t epoch_switches;        /* heaps that noticed an epoch advance */
-    uint64_t region_full_fallbacks; /* small requests given to glibc: region full */
-    uint64_t double_frees;
-    uint64_t invalid_frees;
-    uint64_t threads;               /* threads that got a heap */
-    uint32_t current_epoch;
-    uint32_t background_thread;     /* 1 if the decay thread runs */
-    uint64_t current_era;
-    uint64_t epoch_advances;
-    uint64_t rss_bytes;             /* the process's RSS (/proc/self/statm) */
+    uint64_t small_allocs;        /* Allocations of small objects (16 B to 8 KiB). */
+    uint64_t small_frees;         /* Frees of small objects. */
+    uint64_t medium_allocs;       /* Allocations of medium objects (above 8 KiB to 1 MiB). */
+    uint64_t medium_frees;        /* Frees of medium objects. */
+    uint64_t huge_allocs;         /* Allocations of huge blocks (above 1 MiB). */
+    uint64_t huge_frees;          /* Frees of huge blocks. */
+    uint64_t large_allocs;        /* Allocations above 8 KiB (medium and huge). */
+    uint64_t large_frees;         /* Frees above 8 KiB (medium and huge). */
+    uint64_t glibc_fallbacks;     /* Requests served by glibc because zslab's region was full. */
+    uint64_t live_objects;        /* Small and medium objects allocated and not freed. */
+    uint64_t live_bytes;          /* Bytes of live small and medium objects (block sizes). */
+    uint64_t huge_live_bytes;     /* Bytes of live huge blocks. */
+    uint64_t committed_bytes;     /* Resident memory zslab holds: pages of spans in use, cached spans and huge blocks, and kept unused pages. */
+    uint64_t active_bytes;        /* Committed bytes of spans in use. */
+    uint64_t cached_bytes;        /* Committed bytes of empty spans in the hot caches. */
+    uint64_t huge_cached_bytes;   /* Bytes of freed huge blocks kept for reuse. */
+    uint64_t unused_resident_bytes;/* Bytes of unused slabs whose pages were kept. */
+    uint64_t slabs_in_use;        /* Spans in use (owned by a thread or orphaned). */
+    uint64_t cached_slabs;        /* Empty spans in the hot caches. */
+    uint64_t unused_slabs;        /* Unused slabs in the region's free runs. */
+    uint64_t region_reserved_bytes;/* Address space reserved for zslab. */
+    uint64_t region_used_bytes;   /* Address space ever handed out. */
+    uint64_t madvise_calls;       /* madvise calls giving pages back. */
+    uint64_t madvise_bytes;       /* Bytes given back with madvise. */
+    uint64_t madvise_failures;    /* madvise calls that failed (pages kept). */
+    uint64_t purges;              /* Page-granular returns from spans in use. */
+    uint64_t purged_bytes;        /* Bytes given back from spans in use. */
+    uint64_t drains;              /* Phase ends detected (a heap's frees outran its allocations). */
+    uint64_t thrashes;            /* Returned pages needed again soon after. */
+    uint64_t helped_spans;        /* Spans whose pages another thread gave back for an idle owner. */
+    uint64_t cache_hits;          /* Spans reused from a hot cache. */
+    uint64_t cache_misses;        /* Spans taken from the region because no cached one was there. */
+    uint64_t cache_overflows;     /* Empty spans pushed out of a full hot cache. */
+    uint64_t decayed_slabs;       /* Cached spans given back after the decay delay. */
+    uint64_t refills;             /* Spans set aside because they were full. */
+    uint64_t adopted_slabs;       /* Spans adopted from exited threads. */
+    uint64_t recycled_slabs;      /* Spans of closed epochs reused for the current epoch. */
+    uint64_t orphaned_slabs;      /* Spans left by exiting threads. */
+    uint64_t retired_slabs;       /* Spans retired by an epoch change. */
+    uint64_t remote_frees;        /* Frees of objects allocated by another thread. */
+    uint64_t epoch_switches;      /* Times a heap noticed an epoch advance. */
+    uint64_t double_frees;        /* Double frees detected. */
+    uint64_t invalid_frees;       /* Invalid pointers detected. */
+    uint64_t threads;             /* Threads that got a heap. */
+    uint64_t huge_cache_hits;     /* Huge blocks reused from the cache. */
+    uint64_t huge_grown_in_place; /* Huge blocks grown in place by realloc. */
+    uint64_t huge_remapped;       /* Huge blocks moved with mremap by realloc. */
+    uint64_t lock_free_runs;      /* Acquisitions of the region's free-run lock. */
+    uint64_t lock_class_pools;    /* Acquisitions of class pool locks (hot caches, orphans). */
+    uint64_t lock_huge_cache;     /* Acquisitions of the huge cache lock. */
+    uint64_t lock_purge_queue;    /* Acquisitions of purge queue locks. */
+    uint64_t lock_heap_list;      /* Acquisitions of the heap list lock (thread start and exit). */
+    uint64_t lock_epoch_advance;  /* Acquisitions of the epoch advance lock. */
+    uint64_t purge_queue_len;     /* Spans waiting for their free pages to go back. */
+    uint64_t current_epoch;       /* The current epoch (0-15). */
+    uint64_t background_thread;   /* 1 if the background thread runs. */
+    uint64_t current_era;         /* The current era (advances since start). */
+    uint64_t epoch_advances;      /* Epoch advances. */
+    uint64_t rss_bytes;           /* Resident set size of the process. */
 };
 
 struct zslab_class_stats {
     uint32_t version, size;
-    uint32_t class_index;
-    uint32_t object_size;
-    uint64_t allocs, frees, live_objects, live_bytes;
-    uint64_t slabs, cached_slabs, committed_bytes;
-    uint64_t cache_hits, cache_misses, cache_overflows, adopted, refills;
+    uint64_t class_index;         /* Class number. */
+    uint64_t object_size;         /* Block size of the class. */
+    uint64_t span_bytes;          /* Bytes of one span of the class. */
+    uint64_t allocs;              /* Allocations. */
+    uint64_t frees;               /* Frees. */
+    uint64_t live_objects;        /* Live objects. */
+    uint64_t live_bytes;          /* Bytes of live objects. */
+    uint64_t slabs;               /* Spans in use. */
+    uint64_t cached_slabs;        /* Empty spans in the hot cache. */
+    uint64_t committed_bytes;     /* Committed bytes of spans in use. */
+    uint64_t cache_hits;          /* Spans reused from the hot cache. */
+    uint64_t cache_misses;        /* Spans taken from the region. */
+    uint64_t cache_overflows;     /* Spans pushed out of a full cache. */
+    uint64_t adopted;             /* Spans adopted from exited threads. */
+    uint64_t recycled;            /* Spans of closed epochs reused. */
+    uint64_t refills;             /* Spans set aside full. */
+    uint64_t purged_bytes;        /* Bytes given back from spans in use. */
     double recycle_rate_pct;        /* 100 * hits / (hits + overflows) */
 };
 
 struct zslab_epoch_stats {
     uint32_t version, size;
-    uint32_t epoch;
-    uint32_t state;                 /* ZSLAB_EPOCH_* */
-    uint64_t era;
-    uint64_t open_since_ns;         /* CLOCK_MONOTONIC when the slot opened */
-    uint64_t age_ns;
-    uint64_t live_objects, live_bytes;
-    uint64_t slabs, committed_bytes;
-    uint64_t reclaimable_slabs;     /* its empty slabs in the hot caches */
-    uint64_t reclaimed_slabs;       /* its slabs that emptied and were reclaimed */
-    uint64_t madvise_calls, madvise_bytes;
-    uint64_t rss_before_close, rss_after_close; /* around the last slab_epoch_close */
+    uint64_t epoch;               /* Epoch slot (0-15). */
+    uint64_t state;               /* 0 unused, 1 active, 2 closing. */
+    uint64_t era;                 /* Era of the slot's current incarnation. */
+    uint64_t open_since_ns;       /* When the incarnation opened (monotonic ns). */
+    uint64_t age_ns;              /* How long it has been open. */
+    uint64_t live_objects;        /* Live small and medium objects. */
+    uint64_t live_bytes;          /* Bytes of those objects. */
+    uint64_t huge_blocks;         /* Live huge blocks allocated in the epoch. */
+    uint64_t huge_bytes;          /* Bytes of those blocks. */
+    uint64_t slabs;               /* Spans in use. */
+    uint64_t committed_bytes;     /* Committed bytes of those spans. */
+    uint64_t reclaimable_slabs;   /* Empty spans of this epoch in the hot caches (returned by close). */
+    uint64_t reclaimed_slabs;     /* Spans of this epoch that emptied. */
+    uint64_t madvise_calls;       /* madvise calls for memory of this epoch. */
+    uint64_t madvise_bytes;       /* Bytes of this epoch given back. */
+    uint64_t rss_before_close;    /* RSS at the start of the last explicit close. */
+    uint64_t rss_after_close;     /* RSS at the end of the last explicit close. */
     char label[32];
 };
 

@@ -74,7 +74,7 @@ int main(void)
         zt_epoch(&z, e0, &e_old);
         e0_live_before = e_old.live_objects;
         CHECK(g0.current_epoch == e1 && g0.current_era == 1,
-              "global stats say epoch %u era %" PRIu64, g0.current_epoch, g0.current_era);
+              "global stats say epoch %u era %" PRIu64, (unsigned)g0.current_epoch, g0.current_era);
     }
     uint64_t rss0 = zt_rss();
 
@@ -137,7 +137,7 @@ int main(void)
 
         /* Epoch stats while the fill was live. */
         CHECK(e_old.state == ZSLAB_EPOCH_CLOSING, "old epoch state %u (%s), expected CLOSING",
-              e_old.state, zt_state_name(e_old.state));
+              (unsigned)e_old.state, zt_state_name(e_old.state));
         CHECK(e_old.era == 0, "old epoch era %" PRIu64, e_old.era);
         /* Epoch 0 also holds what the C runtime allocated at start-up. */
         CHECK(e_old.live_objects >= NPIN && e_old.live_objects < NPIN + 1000,
@@ -148,7 +148,7 @@ int main(void)
               " while only epoch 1 allocated: objects landed in a closed epoch",
               e0_live_before, e_old.live_objects);
         CHECK(e_new.state == ZSLAB_EPOCH_ACTIVE, "new epoch state %u (%s), expected ACTIVE",
-              e_new.state, zt_state_name(e_new.state));
+              (unsigned)e_new.state, zt_state_name(e_new.state));
         CHECK(e_new.era == 1, "new epoch era %" PRIu64, e_new.era);
         CHECK(e_new.live_objects == n, "new epoch live_objects %" PRIu64 ", expected %zu",
               e_new.live_objects, n);

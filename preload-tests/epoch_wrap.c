@@ -178,7 +178,7 @@ int main(void)
     CHECK(g.current_epoch == 0 && g.current_era == 0 && g.epoch_advances == 0,
           "fresh process: epoch %u era %" PRIu64 " advances %" PRIu64
           " (is ZSLAB_EPOCH_MS/ALLOCS set in the environment?)",
-          g.current_epoch, g.current_era, g.epoch_advances);
+          (unsigned)g.current_epoch, g.current_era, g.epoch_advances);
     CHECK(g.region_reserved_bytes > 0, "no region reserved");
     {
         /* A caller with an older, shorter struct gets only that prefix. */
@@ -202,7 +202,7 @@ int main(void)
     unsigned ncls = z.class_count();
     CHECK(ncls >= 8 && ncls <= 256, "slab_stats_class_count() = %u", ncls);
     {
-        uint32_t prev = 0;
+        uint64_t prev = 0;
         uint64_t live = 0;
         for (unsigned c = 0; c < ncls; c++) {
             struct zslab_class_stats cs;
@@ -210,9 +210,9 @@ int main(void)
             CHECK(z.stats_class(c, &cs, sizeof cs) == 0, "slab_stats_class(%u)", c);
             CHECK(cs.version == ZSLAB_STATS_VERSION && cs.size == sizeof cs,
                   "class stats version %u size %u (sizeof %zu)", cs.version, cs.size, sizeof cs);
-            CHECK(cs.class_index == c, "class %u reports index %u", c, cs.class_index);
+            CHECK(cs.class_index == c, "class %u reports index %u", c, (unsigned)cs.class_index);
             CHECK(cs.object_size > prev && cs.object_size % 16 == 0,
-                  "class %u object_size %u after %u", c, cs.object_size, prev);
+                  "class %u object_size %" PRIu64 " after %" PRIu64, c, cs.object_size, prev);
             CHECK(cs.allocs >= cs.live_objects && cs.frees == cs.allocs - cs.live_objects,
                   "class %u allocs %" PRIu64 " frees %" PRIu64 " live %" PRIu64, c, cs.allocs,
                   cs.frees, cs.live_objects);
@@ -222,11 +222,11 @@ int main(void)
             prev = cs.object_size;
             live += cs.live_objects;
         }
-        CHECK(prev == 8192, "largest class %u, README says 8 KiB", prev);
+        CHECK(prev == 1048576, "largest class %" PRIu64 ", README says 1 MiB", prev);
         struct zslab_class_stats cs;
         memset(&cs, 0, sizeof cs);
         CHECK(z.stats_class(0, &cs, sizeof cs) == 0 && cs.object_size == 16,
-              "smallest class %u, README says 16 B", cs.object_size);
+              "smallest class %" PRIu64 ", README says 16 B", cs.object_size);
         errno = 0;
         CHECK(z.stats_class(ncls, &cs, sizeof cs) == -1 && errno == EINVAL,
               "slab_stats_class(%u) should fail with EINVAL", ncls);
@@ -282,7 +282,7 @@ int main(void)
             CHECK(g.current_epoch == e && g.current_era == (uint64_t)k &&
                       g.epoch_advances == (uint64_t)k,
                   "global: epoch %u era %" PRIu64 " advances %" PRIu64 " after advance #%d",
-                  g.current_epoch, g.current_era, g.epoch_advances, k);
+                  (unsigned)g.current_epoch, g.current_era, g.epoch_advances, k);
         }
         uint64_t l0 = live_of(&z, e);
         alloc_era(&r, k);

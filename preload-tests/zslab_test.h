@@ -107,7 +107,7 @@ static UNUSED void zt_epoch(const zslab_api *z, unsigned e, struct zslab_epoch_s
     CHECK(s->version == ZSLAB_STATS_VERSION, "epoch stats version %u", s->version);
     CHECK(s->size == sizeof *s, "epoch stats size %u, sizeof(struct zslab_epoch_stats) = %zu",
           s->size, sizeof *s);
-    CHECK(s->epoch == e, "slab_stats_epoch(%u) reports epoch %u", e, s->epoch);
+    CHECK(s->epoch == e, "slab_stats_epoch(%u) reports epoch %u", e, (unsigned)s->epoch);
     CHECK(memchr(s->label, 0, sizeof s->label) != NULL, "epoch %u label not NUL-terminated", e);
 }
 

@@ -1,47 +1,28 @@
-//! The malloc family's logic with glibc's semantics, over raw addresses:
-//! small requests go to the calling thread's heap, everything else (and any
-//! pointer outside the slab region) to glibc. The C ABI layer (`api`) only
-//! converts types and validates arguments.
+//! The malloc family's logic with glibc's semantics, over raw addresses.
+//! Every size is zslab's: small and medium requests go to the calling
+//! thread's heap (size classes), huge ones to `huge`. glibc serves only
+//! pointers zslab did not allocate, and requests zslab cannot serve (its
+//! region is full, it is disabled, or the thread has been torn down), so
+//! "is this pointer zslab's" is one range check. The C ABI layer (`api`)
+//! only converts types and validates arguments.
 
+use crate::counters::{COUNTERS, inc};
+use crate::diag;
 use crate::glibc;
-use crate::heap::{self, Heap};
+use crate::heap;
+use crate::huge;
+use crate::init::{self, thread_heap};
 use crate::os::{self, PAGE};
 use crate::region;
-use crate::sizeclass::{MAX_CLASS_SIZE, class_for_aligned, class_of, class_size};
-use crate::slab::{FreeError, STATE_ACTIVE};
+use crate::sizeclass::{
+    MAX_MEDIUM, MAX_SMALL, class_for_aligned, class_of, class_of_small, class_size,
+};
+use crate::slab::{FreeError, SlabMeta, State};
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-
-/// Largest request served from slabs (ZSLAB_MAX_SMALL), set at init.
-static MAX_SMALL: AtomicUsize = AtomicUsize::new(MAX_CLASS_SIZE);
-
-/// Configure the small/large boundary.
-pub fn set_max_small(n: usize) {
-    MAX_SMALL.store(n.min(MAX_CLASS_SIZE), Relaxed);
-}
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// Requests above this fail: glibc's limit (PTRDIFF_MAX).
 const MAX_REQUEST: usize = isize::MAX as usize;
-
-#[inline(always)]
-fn max_small() -> usize {
-    MAX_SMALL.load(Relaxed)
-}
-
-fn count(h: Option<&Heap>, c: impl Fn(&Heap) -> &AtomicU64) {
-    if let Some(h) = h {
-        let a = c(h);
-        a.store(a.load(Relaxed) + 1, Relaxed);
-    }
-}
-
-fn current_heap() -> Option<&'static Heap> {
-    if crate::tls::is_heap(crate::tls::get()) {
-        heap::thread_heap()
-    } else {
-        None
-    }
-}
 
 fn enomem() -> *mut c_void {
     os::set_errno(libc::ENOMEM);
@@ -52,30 +33,69 @@ fn enomem() -> *mut c_void {
 /// errno = ENOMEM.
 #[inline(always)]
 pub fn malloc(size: usize) -> *mut c_void {
-    if size <= MAX_CLASS_SIZE {
-        if let Some(h) = heap::thread_heap() {
-            if size <= max_small() {
-                let p = h.alloc(class_of(size));
-                if p != 0 {
-                    return p as *mut c_void;
-                }
+    if size <= MAX_SMALL {
+        if let Some(h) = thread_heap() {
+            let p = h.alloc(class_of_small(size));
+            if p != 0 {
+                return p as *mut c_void;
             }
         }
     }
-    malloc_large(size)
+    malloc_slow(size, 16)
 }
 
+/// Everything but a small request served by the thread's heap: medium and
+/// huge sizes, alignments, and the fallbacks.
 #[cold]
 #[inline(never)]
-fn malloc_large(size: usize) -> *mut c_void {
+fn malloc_slow(size: usize, align: usize) -> *mut c_void {
     if size > MAX_REQUEST {
         return enomem();
     }
-    let p = glibc::malloc(size);
-    if !p.is_null() {
-        count(current_heap(), |h| &h.large_allocs);
+    if align <= 16 && size <= MAX_MEDIUM {
+        if let Some(h) = thread_heap() {
+            let p = h.alloc(class_of(size));
+            if p != 0 {
+                return p as *mut c_void;
+            }
+        }
+    } else if align <= crate::sizeclass::SLAB_SIZE && size <= MAX_MEDIUM {
+        if let (Some(c), Some(h)) = (class_for_aligned(size, align), thread_heap()) {
+            let p = h.alloc(c);
+            if p != 0 {
+                return p as *mut c_void;
+            }
+        }
     }
-    p
+    if init::ensure() {
+        let p = huge::alloc(size, align.max(16));
+        if p != 0 {
+            return p as *mut c_void;
+        }
+    }
+    fallback(size, align)
+}
+
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// zslab cannot serve this request: glibc does (counted, and said once).
+#[cold]
+fn fallback(size: usize, align: usize) -> *mut c_void {
+    if init::enabled() && crate::tls::get() != crate::tls::TORN_DOWN {
+        inc(&COUNTERS.region_full);
+        if !WARNED.swap(true, Relaxed) {
+            os::Msg::new()
+                .s("zslab: warning: the region (")
+                .dec((region::reserved() >> 20) as u64)
+                .s(" MiB, ZSLAB_REGION) has no room left; further requests go to glibc\n")
+                .emit();
+        }
+    }
+    if align <= 16 {
+        glibc::malloc(size)
+    } else {
+        glibc::memalign(align, size)
+    }
 }
 
 /// free: release a block from any of the allocation functions.
@@ -91,18 +111,10 @@ pub unsafe fn free(p: *mut c_void) {
         None => {
             if !p.is_null() {
                 // SAFETY: not zslab's: per the contract, glibc's.
-                unsafe { free_large(p) }
+                unsafe { glibc::free(p) }
             }
         }
     }
-}
-
-#[cold]
-#[inline(never)]
-unsafe fn free_large(p: *mut c_void) {
-    count(current_heap(), |h| &h.large_frees);
-    // SAFETY: forwarded from `free`'s contract.
-    unsafe { glibc::free(p) }
 }
 
 /// calloc: zeroed memory for `n` objects of `size` bytes.
@@ -110,27 +122,46 @@ pub fn calloc(n: usize, size: usize) -> *mut c_void {
     let Some(total) = n.checked_mul(size) else {
         return enomem();
     };
-    if total <= MAX_CLASS_SIZE {
-        if let Some(h) = heap::thread_heap() {
-            if total <= max_small() {
-                let class = class_of(total);
-                let p = h.alloc(class);
-                if p != 0 {
-                    // SAFETY: p is a fresh block of class_size(class) bytes.
-                    unsafe { core::ptr::write_bytes(p as *mut u8, 0, class_size(class)) };
-                    return p as *mut c_void;
-                }
+    if total <= MAX_MEDIUM {
+        if let Some(h) = thread_heap() {
+            let class = class_of(total);
+            let p = h.alloc(class);
+            if p != 0 {
+                // SAFETY: p is a fresh block of class_size(class) bytes.
+                unsafe { core::ptr::write_bytes(p as *mut u8, 0, class_size(class)) };
+                return p as *mut c_void;
             }
         }
     }
     if total > MAX_REQUEST {
         return enomem();
     }
-    let p = glibc::calloc(n, size);
+    if total > MAX_MEDIUM && init::ensure() {
+        let (p, zero) = huge::alloc_zeroed(total);
+        if p != 0 {
+            if !zero {
+                // SAFETY: p is a fresh huge block of at least `total` bytes.
+                unsafe { core::ptr::write_bytes(p as *mut u8, 0, total) };
+            }
+            return p as *mut c_void;
+        }
+    }
+    let p = fallback(total, 16);
     if !p.is_null() {
-        count(current_heap(), |h| &h.large_allocs);
+        // SAFETY: p is a fresh glibc block of at least `total` bytes.
+        unsafe { core::ptr::write_bytes(p as *mut u8, 0, total) };
     }
     p
+}
+
+/// The live block `p` of zslab's (slab `s`), or why it is not one: its
+/// usable size and head.
+fn live_block(s: &'static SlabMeta, p: usize) -> Result<(usize, &'static SlabMeta), FreeError> {
+    let h = region::head_of(s);
+    match h.state.load(core::sync::atomic::Ordering::Acquire) {
+        State::Huge | State::HugeCached => huge::usable_size(h, p).map(|n| (n, h)),
+        _ => heap::check_allocated(h, p).map(|n| (n, h)),
+    }
 }
 
 /// Usable size of a live block (0 for null).
@@ -143,13 +174,13 @@ pub unsafe fn usable_size(p: *mut c_void) -> usize {
         return 0;
     }
     match region::slab_of(a) {
-        Some(s) => {
-            if s.state.load(Relaxed) == STATE_ACTIVE && s.locate(a).is_some() {
-                s.object_size()
-            } else {
+        Some(s) => match live_block(s, a) {
+            Ok((n, _)) => n,
+            Err(e) => {
+                diag::free_error(e, a, Some(region::head_of(s)), "malloc_usable_size");
                 0
             }
-        }
+        },
         // SAFETY: not zslab's: per the contract, glibc's.
         None => unsafe { glibc::usable_size(p) },
     }
@@ -173,29 +204,46 @@ pub unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         return enomem();
     }
     let a = p as usize;
-    if let Some(s) = region::slab_of(a) {
-        if s.state.load(Relaxed) != STATE_ACTIVE || s.locate(a).is_none() {
-            crate::diag::free_error(FreeError::Invalid, a, Some(s), "realloc");
+    let Some(s) = region::slab_of(a) else {
+        // SAFETY: p is glibc's.
+        return unsafe { realloc_foreign(p, size) };
+    };
+    let (old, head) = match live_block(s, a) {
+        Ok(v) => v,
+        Err(e) => {
+            diag::free_error(e, a, Some(region::head_of(s)), "realloc");
             return core::ptr::null_mut();
         }
-        let old = s.object_size();
+    };
+    if head.state.get() == State::Huge {
+        if size > MAX_MEDIUM {
+            if let Some(q) = huge::realloc(head, a, size) {
+                return q as *mut c_void;
+            }
+        }
+    } else if size <= old && (size * 2 >= old || old <= 64) {
         // Stay in place while the block fits and is not mostly wasted.
-        if size <= old && (size * 2 >= old || old <= 64) {
-            return p;
-        }
-        let q = malloc(size);
-        if q.is_null() {
-            return q;
-        }
-        // SAFETY: both blocks are live and distinct; old and size bound them.
-        unsafe { core::ptr::copy_nonoverlapping(p as *const u8, q as *mut u8, old.min(size)) };
-        // SAFETY: p is a live zslab block (checked above).
-        unsafe { free(p) };
+        return p;
+    }
+    let q = malloc(size);
+    if q.is_null() {
         return q;
     }
-    // A glibc block: move it into a slab when it became small, else let
-    // glibc resize it (in place, or with mremap for huge blocks).
-    if size <= max_small() && current_heap().is_some() {
+    // SAFETY: both blocks are live and distinct; old and size bound them.
+    unsafe { core::ptr::copy_nonoverlapping(p as *const u8, q as *mut u8, old.min(size)) };
+    // SAFETY: p is a live zslab block (checked above).
+    unsafe { free(p) };
+    q
+}
+
+/// realloc of a block glibc allocated: move it into zslab's memory (so
+/// glibc's share shrinks over time), or let glibc resize it when zslab
+/// cannot serve the new size.
+///
+/// # Safety
+/// `p` is a live glibc block.
+unsafe fn realloc_foreign(p: *mut c_void, size: usize) -> *mut c_void {
+    if init::ensure() {
         let q = malloc(size);
         if !q.is_null() && region::contains(q as usize) {
             // SAFETY: p is glibc's (not in the region); usable size bounds it.
@@ -203,7 +251,7 @@ pub unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
             // SAFETY: both blocks are live and distinct.
             unsafe { core::ptr::copy_nonoverlapping(p as *const u8, q as *mut u8, old.min(size)) };
             // SAFETY: p is glibc's.
-            unsafe { free_large(p) };
+            unsafe { glibc::free(p) };
             return q;
         }
         if !q.is_null() {
@@ -215,32 +263,14 @@ pub unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     unsafe { glibc::realloc(p, size) }
 }
 
-/// memalign: `align` is a power of two. Served from a slab class whose
-/// block size is a multiple of `align` when one fits, else by glibc.
+/// memalign: `align` is a power of two. Served from a class whose block
+/// size is a multiple of `align` when one fits, else as a huge block
+/// aligned by trimming its run.
 pub fn memalign(align: usize, size: usize) -> *mut c_void {
     if align <= 16 {
         return malloc(size);
     }
-    if size <= MAX_CLASS_SIZE {
-        if let Some(h) = heap::thread_heap() {
-            if let Some(c) = class_for_aligned(size, align) {
-                if class_size(c) <= max_small() {
-                    let p = h.alloc(c);
-                    if p != 0 {
-                        return p as *mut c_void;
-                    }
-                }
-            }
-        }
-    }
-    if size > MAX_REQUEST {
-        return enomem();
-    }
-    let p = glibc::memalign(align, size);
-    if !p.is_null() {
-        count(current_heap(), |h| &h.large_allocs);
-    }
-    p
+    malloc_slow(size, align)
 }
 
 /// glibc 2.36's memalign/aligned_alloc argument rules: an alignment above

@@ -3,7 +3,7 @@
 //! panic. In unit-test builds the symbols are not exported, so the test
 //! binary keeps its own allocator.
 
-use crate::{alloc, glibc, pool, stats};
+use crate::{alloc, glibc, stats};
 use core::ffi::{c_int, c_void};
 
 #[cfg_attr(not(test), unsafe(no_mangle))]
@@ -95,16 +95,20 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
     unsafe { alloc::usable_size(p) }
 }
 
-/// glibc's figures for its own heap plus zslab's slabs: `arena` and
-/// `uordblks`/`fordblks` include the slab region's committed and live bytes.
+/// zslab's own figures plus glibc's for the blocks it still holds (those
+/// zslab did not allocate): `arena` and `uordblks`/`fordblks` count zslab's
+/// committed, live and free bytes; `hblks`/`hblkhd` its huge blocks.
 #[cfg_attr(not(test), unsafe(no_mangle))]
 pub extern "C" fn mallinfo2() -> libc::mallinfo2 {
     let mut m = glibc::mallinfo2();
-    if crate::global::enabled() {
+    if crate::init::enabled() {
         let g = stats::snapshot().global;
+        let live = g.live_bytes + g.huge_live_bytes;
         m.arena += g.committed_bytes as usize;
-        m.uordblks += g.live_bytes as usize;
-        m.fordblks += g.committed_bytes.saturating_sub(g.live_bytes) as usize;
+        m.uordblks += live as usize;
+        m.fordblks += g.committed_bytes.saturating_sub(live) as usize;
+        m.hblks += (g.huge_allocs.saturating_sub(g.huge_frees)) as usize;
+        m.hblkhd += g.huge_live_bytes as usize;
     }
     m
 }
@@ -128,33 +132,36 @@ pub extern "C" fn mallinfo() -> libc::mallinfo {
     }
 }
 
-/// Return every cached empty slab to the OS, then trim glibc's heap.
-/// Returns 1 if any memory was released.
+/// Give back everything zslab holds without a live object: the calling
+/// thread's remote frees folded in and its spans' free pages, every cached
+/// span and huge block, queued purges, idle threads' spans; then trim
+/// glibc's heap. Returns 1 if any memory was released.
 #[cfg_attr(not(test), unsafe(no_mangle))]
 pub extern "C" fn malloc_trim(pad: usize) -> c_int {
-    let mut released = 0;
-    if crate::global::enabled() {
-        crate::heap::drain_current();
-        released = pool::purge_all();
-    }
+    let released = if crate::init::enabled() {
+        crate::capi::reclaim_all()
+    } else {
+        0
+    };
     let r = glibc::malloc_trim(pad);
     (released > 0 || r != 0) as c_int
 }
 
-/// Tunables belong to glibc's part of the heap: forwarded.
+/// Tunables belong to glibc's allocator, which serves only the blocks
+/// zslab does not: forwarded, so programs that set them keep working.
 #[cfg_attr(not(test), unsafe(no_mangle))]
 pub extern "C" fn mallopt(param: c_int, value: c_int) -> c_int {
     glibc::mallopt(param, value)
 }
 
-/// glibc's report on stderr, then zslab's.
+/// zslab's report on stderr, then glibc's (for the blocks it still holds).
 #[cfg_attr(not(test), unsafe(no_mangle))]
 pub extern "C" fn malloc_stats() {
-    glibc::malloc_stats();
-    if crate::global::enabled() {
+    if crate::init::enabled() {
         let mut w = stats::FdWriter::new(2);
         let _ = stats::write_text(&mut w, &stats::snapshot());
     }
+    glibc::malloc_stats();
 }
 
 /// glibc's XML document with a `<zslab>` element added before its end.
@@ -169,4 +176,26 @@ pub unsafe extern "C" fn malloc_info(options: c_int, fp: *mut libc::FILE) -> c_i
     }
     // SAFETY: the C caller's contract.
     unsafe { crate::capi::malloc_info_xml(fp) }
+}
+
+/// pthread_create, wrapped: the program's own call is a place where no
+/// caller can be inside libc, so zslab starts its background thread here
+/// (once) when the program becomes multi-threaded. Otherwise forwarded
+/// unchanged.
+///
+/// # Safety
+/// As pthread_create.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub unsafe extern "C" fn pthread_create(
+    t: *mut libc::pthread_t,
+    attr: *const libc::pthread_attr_t,
+    start: glibc::StartFn,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: the C caller's contract.
+    let r = unsafe { glibc::pthread_create(t, attr, start, arg) };
+    if r == 0 {
+        crate::background::maybe_start();
+    }
+    r
 }

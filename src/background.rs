@@ -1,48 +1,60 @@
-//! The optional background thread that returns cached empty slabs once they
-//! outlive ZSLAB_DECAY_MS, so a program that went idle drifts down to its
-//! live size without calling into the allocator. It is started lazily, from
-//! a heap's housekeeping, only once the hot caches hold enough memory to be
-//! worth it (short-lived programs never get one), and only in programs that
-//! already run several threads: a single-threaded program stays
-//! single-threaded (glibc relaxes locking and makes fork async-signal-safe
-//! for those), and decays its caches from its own allocation slow paths. It
-//! never allocates, blocks every signal, and is started again in a fork
-//! child when needed.
+//! The background thread: gives back what waits for time to pass while
+//! the program does not call the allocator (decayed hot caches and huge
+//! blocks, delayed purges of thinned-out spans, idle threads' remote frees),
+//! so an idle program drifts down to its live size.
+//!
+//! It is started only where no caller can be inside libc: when the program
+//! creates a thread (`pthread_create`, which zslab wraps), when a thread
+//! exits (its key destructor), and from the C API or `malloc_trim`; never
+//! from inside malloc or free, which may run while libc holds its own locks.
+//! A single-threaded program therefore stays single-threaded (glibc relaxes
+//! stdio locking for those, and `unshare(CLONE_NEWUSER)` requires it) and
+//! returns memory from its own allocation paths instead. The thread never
+//! allocates, blocks every signal, sleeps on a futex while nothing is due,
+//! and is started again in a fork child when needed.
 
-use crate::pool;
+use crate::{heap, huge, os, pool};
 use core::sync::atomic::{AtomicBool, Ordering::*};
 
-/// Cached bytes that justify starting the thread.
-const START_THRESHOLD: usize = 256 << 10;
-
 static STARTED: AtomicBool = AtomicBool::new(false);
+/// Sleep between passes while something is pending.
+const TICK_MS: u64 = 25;
+/// Sleep while nothing is (work queued meanwhile rings `pool::BELL`).
+const IDLE_MS: u64 = 1000;
 
-/// Start the thread if it is enabled, not running, and there is something
-/// for it to do. Called outside every allocator lock.
+/// Start the thread if it is enabled and not running. Call only where no
+/// caller can hold a libc lock (see the module comment).
 pub fn maybe_start() {
-    if STARTED.load(Relaxed) || pool::cached_bytes() < START_THRESHOLD {
+    if STARTED.load(Relaxed) {
         return;
     }
-    let c = crate::global::config();
-    if !c.background || c.decay_ms.0 == 0 || crate::global::single_threaded() {
+    let c = crate::init::config();
+    if !c.background || !crate::init::enabled() {
         return;
     }
-    // The swap makes this the only starter. No lock is held across
-    // pthread_create: it allocates (through zslab, possibly taking a class
-    // lock), and a fork's prepare handler takes those locks.
+    // The swap makes this the only starter. No allocator lock is held
+    // across pthread_create: it allocates through zslab.
     if STARTED.swap(true, AcqRel) {
         return;
     }
-    let mut t: libc::pthread_t = 0;
-    // SAFETY: t is a valid out-pointer and `run` has the signature pthread
-    // expects. pthread_create allocates through zslab's malloc, which is
-    // re-entrant here: the caller holds no lock and no half-updated state.
-    let r = unsafe { libc::pthread_create(&mut t, core::ptr::null(), run, core::ptr::null_mut()) };
-    if r == 0 {
-        // SAFETY: t is the thread just created.
-        unsafe { libc::pthread_detach(t) };
+    if os::should_fail(os::Fault::Thread) {
+        return;
     }
-    // On failure STARTED stays set: no retry storm from every housekeeping.
+    let mut t: libc::pthread_t = 0;
+    let mut attr: libc::pthread_attr_t;
+    // SAFETY: attr is initialised by pthread_attr_init before use; t is a
+    // valid out-pointer and `run` has the signature pthread expects.
+    let r = unsafe {
+        attr = core::mem::zeroed();
+        libc::pthread_attr_init(&mut attr);
+        libc::pthread_attr_setstacksize(&mut attr, 256 << 10);
+        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        let r = crate::glibc::pthread_create(&mut t, &attr, run, core::ptr::null_mut());
+        libc::pthread_attr_destroy(&mut attr);
+        r
+    };
+    // On failure STARTED stays set: no retry storm.
+    let _ = r;
 }
 
 extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
@@ -52,18 +64,21 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
         let mut all: libc::sigset_t = core::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_BLOCK, &all, core::ptr::null_mut());
-        libc::prctl(libc::PR_SET_NAME, c"zslab-decay".as_ptr());
+        libc::prctl(libc::PR_SET_NAME, c"zslab-bg".as_ptr());
     }
-    let delay = pool::decay_ms().max(10);
-    let nap = (delay / 2).clamp(10, 1000);
     loop {
-        let ts = libc::timespec {
-            tv_sec: (nap / 1000) as libc::time_t,
-            tv_nsec: ((nap % 1000) * 1_000_000) as libc::c_long,
-        };
-        // SAFETY: ts is valid; a null remainder is allowed.
-        unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
-        pool::decay_tick();
+        let now = os::now_coarse_ms();
+        pool::purge_due(now, false);
+        pool::decay_tick(now);
+        huge::decay_tick(now);
+        heap::help_idle(now, false);
+        let pending =
+            pool::queued_purges() > 0 || pool::cached_spans() > 0 || huge::cached_bytes() > 0;
+        if pending {
+            pool::BELL.wait(TICK_MS, false);
+        } else {
+            pool::BELL.wait(IDLE_MS, true);
+        }
     }
 }
 

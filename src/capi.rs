@@ -7,12 +7,31 @@ use crate::epoch::{self, EPOCHS};
 use crate::os::StackBuf;
 use crate::sizeclass::NCLASS;
 use crate::stats::{self, SliceWriter};
-use crate::{glibc, global, heap, os, pool};
+use crate::{background, glibc, heap, huge, init, os, pool};
 use core::ffi::{c_char, c_int, c_uint, c_void};
 use core::fmt::Write;
 
+/// zslab is up. Every C API call is also a safe place to start the
+/// background thread (the caller is the program, not libc).
 fn ready() -> bool {
-    global::ensure()
+    let ok = init::ensure();
+    if ok {
+        background::maybe_start();
+    }
+    ok
+}
+
+/// Give back everything zslab holds without a live object (malloc_trim,
+/// slab_reclaim). Returns the bytes given back.
+pub fn reclaim_all() -> usize {
+    background::maybe_start();
+    let now = os::now_coarse_ms();
+    let mut n = heap::tidy_current();
+    n += pool::purge_due(now, true);
+    n += heap::help_idle(now, true);
+    n += pool::purge_all();
+    n += huge::purge_cache();
+    n
 }
 
 /// Close the current epoch and open the next. Returns the new epoch (0-15).
@@ -63,7 +82,7 @@ pub extern "C" fn slab_epoch_close(epoch: c_uint) -> c_int {
     epoch::mark_closing(e);
     let slot = epoch::slot(e);
     let before = os::rss_bytes();
-    heap::drain_current();
+    heap::tidy_current();
     let bytes = pool::purge_epoch(e);
     let after = os::rss_bytes();
     slot.rss_before_close
@@ -107,8 +126,7 @@ pub extern "C" fn slab_reclaim() -> usize {
     if !ready() {
         return 0;
     }
-    heap::drain_current();
-    let n = pool::purge_all();
+    let n = reclaim_all();
     tracing::debug!(released = n, "slab_reclaim");
     n
 }
@@ -246,14 +264,22 @@ pub unsafe fn malloc_info_xml(fp: *mut libc::FILE) -> c_int {
         .rposition(|w| w == close)
         .unwrap_or(doc.len());
     let mut z = StackBuf::<1024>::new();
-    if global::enabled() {
+    if init::enabled() {
         let g = stats::snapshot().global;
         let _ = writeln!(
             z,
-            "<zslab version=\"{}\"><small allocs=\"{}\" frees=\"{}\" live_bytes=\"{}\"/><slabs in_use=\"{}\" cached=\"{}\" committed=\"{}\" cached_bytes=\"{}\"/><madvise calls=\"{}\" bytes=\"{}\" failures=\"{}\"/><epoch current=\"{}\" era=\"{}\"/></zslab>",
+            "<zslab version=\"{}\" release=\"{}\"><small allocs=\"{}\" frees=\"{}\"/><medium allocs=\"{}\" frees=\"{}\"/><huge allocs=\"{}\" frees=\"{}\" live_bytes=\"{}\" cached_bytes=\"{}\"/><live objects=\"{}\" bytes=\"{}\"/><spans in_use=\"{}\" cached=\"{}\" committed=\"{}\" cached_bytes=\"{}\"/><madvise calls=\"{}\" bytes=\"{}\" failures=\"{}\"/><epoch current=\"{}\" era=\"{}\"/></zslab>",
             g.version,
+            env!("CARGO_PKG_VERSION"),
             g.small_allocs,
             g.small_frees,
+            g.medium_allocs,
+            g.medium_frees,
+            g.huge_allocs,
+            g.huge_frees,
+            g.huge_live_bytes,
+            g.huge_cached_bytes,
+            g.live_objects,
             g.live_bytes,
             g.slabs_in_use,
             g.cached_slabs,

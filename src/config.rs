@@ -109,7 +109,9 @@ impl Value for Bytes {
     }
     fn show(&self, out: &mut StackBuf<512>) {
         let v = self.0;
-        let _ = if v >= 1 << 30 && v % (1 << 30) == 0 {
+        let _ = if v >= 1 << 40 && v % (1 << 40) == 0 {
+            write!(out, "{}T", v >> 40)
+        } else if v >= 1 << 30 && v % (1 << 30) == 0 {
             write!(out, "{}G", v >> 30)
         } else if v >= 1 << 20 && v % (1 << 20) == 0 {
             write!(out, "{}M", v >> 20)
@@ -188,7 +190,9 @@ impl Value for Text {
             return None;
         }
         let mut t = Text::empty();
-        t.buf[..s.len()].copy_from_slice(s);
+        for (d, &c) in t.buf.iter_mut().zip(s) {
+            *d = c;
+        }
         t.len = s.len();
         Some(t)
     }
@@ -260,23 +264,25 @@ macro_rules! config_table {
 
 config_table! {
     reclaim: Reclaim = Reclaim::DontNeed, "ZSLAB_RECLAIM", "dontneed", "dontneed|free|off",
-        "How empty slabs beyond the hot cache go back to the OS: MADV_DONTNEED (RSS drops at once), MADV_FREE (lazy), or kept.";
+        "How pages go back to the OS: MADV_DONTNEED (RSS drops at once), MADV_FREE (the kernel takes them when it needs memory), or kept.";
+    purge_ms: Count = Count(100), "ZSLAB_PURGE_MS", "100", "milliseconds",
+        "How long a span that thinned out waits before its pages without live objects go back (unless it fills up again). A heap whose frees outrun its allocations (a phase ended) gives them back at once instead; a heap whose returned pages are needed again soon after doubles this for itself (up to 10 s).";
     cache_slabs: Count = Count(4), "ZSLAB_CACHE_SLABS", "4", "slabs per size class",
-        "Empty slabs kept per size class for quick reuse before their pages are returned (0-64; 0 disables the cache). While a class cycles through more empty slabs than that, its bound doubles up to 64, and halves back once the class is calm for ZSLAB_DECAY_MS.";
+        "Empty spans kept per size class for quick reuse before their pages are returned, in 64 KiB slabs' worth (0-64; 0 disables the cache). While a class cycles through more empty spans than that, its bound doubles up to 64 spans, and halves back once the class is calm for ZSLAB_DECAY_MS.";
+    huge_cache: Bytes = Bytes(64 << 20), "ZSLAB_HUGE_CACHE", "64M", "bytes (K/M/G)",
+        "Freed huge blocks (above 1 MiB) kept for reuse before their pages are returned; doubles while the program keeps needing more.";
     decay_ms: Count = Count(1000), "ZSLAB_DECAY_MS", "1000", "milliseconds",
-        "Cached empty slabs older than this are returned to the OS too; 0 keeps them until malloc_trim/slab_reclaim.";
+        "Cached empty spans and huge blocks older than this are returned to the OS too; 0 keeps them until malloc_trim/slab_reclaim.";
     epoch_ms: Count = Count(0), "ZSLAB_EPOCH_MS", "0 (off)", "milliseconds",
         "Advance the epoch automatically every N ms (checked as threads allocate).";
     epoch_allocs: Count = Count(0), "ZSLAB_EPOCH_ALLOCS", "0 (off)", "allocations",
-        "Advance the epoch automatically after every N small allocations (process-wide, counted in batches of up to 64 per thread).";
-    max_small: Bytes = Bytes(8192), "ZSLAB_MAX_SMALL", "8K", "bytes (K/M/G)",
-        "Largest request served from zslab's slabs (16 B to 8 KiB); larger ones go to glibc.";
-    region: Bytes = Bytes(32 << 30), "ZSLAB_REGION", "32G", "bytes (K/M/G)",
-        "Virtual address space reserved for slabs (not memory: pages are committed as used). Halved until the reservation succeeds.";
+        "Advance the epoch automatically after every N allocations (process-wide, counted as threads take objects out of spans).";
+    region: Bytes = Bytes(2 << 40), "ZSLAB_REGION", "2T", "bytes (K/M/G/T)",
+        "Virtual address space reserved for zslab's memory (not memory: pages are committed as used). Halved until the reservation succeeds; when it is full, requests fall back to glibc (counted, with a warning).";
     thp: bool = false, "ZSLAB_THP", "off", "boolean",
-        "Allow transparent huge pages in the slab region (off: MADV_NOHUGEPAGE, so returned pages stay returned).";
+        "Allow transparent huge pages in the region (off: MADV_NOHUGEPAGE, so returned pages stay returned).";
     on_error: OnError = OnError::Abort, "ZSLAB_ON_ERROR", "abort", "abort|warn",
-        "On a double or invalid free: print the diagnosis and abort, or print it and ignore the call.";
+        "On a double or invalid free (or a freed pointer passed to realloc or malloc_usable_size): print the diagnosis and abort, or print it and ignore the call.";
     stats: bool = false, "ZSLAB_STATS", "off", "boolean",
         "Print a human-readable statistics summary to stderr at exit.";
     stats_file: Text = Text::empty(), "ZSLAB_STATS_FILE", "(unset)", "path",
@@ -286,9 +292,15 @@ config_table! {
     verbose: bool = false, "ZSLAB_VERBOSE", "off", "boolean",
         "Print the resolved configuration at start-up.";
     background: bool = true, "ZSLAB_BACKGROUND", "on", "boolean",
-        "Let a background thread return decayed cached slabs of an idle program (started only once there is something to return).";
+        "Let a background thread give back decayed caches, delayed purges and idle threads' remote frees while the program does not call the allocator. Started only in programs that create threads (when they do), or by the C API and malloc_trim.";
     disable: bool = false, "ZSLAB_DISABLE", "off", "boolean",
         "Serve everything from glibc (zslab only forwards); an escape hatch for diagnosis.";
+    fail_mmap: Count = Count(0), "ZSLAB_FAIL_MMAP", "0 (off)", "call number",
+        "Failure injection for tests: zslab's N-th mmap call and every later one fail.";
+    fail_madvise: Count = Count(0), "ZSLAB_FAIL_MADVISE", "0 (off)", "call number",
+        "Failure injection for tests: zslab's N-th madvise call and every later one fail.";
+    fail_thread: bool = false, "ZSLAB_FAIL_THREAD", "off", "boolean",
+        "Failure injection for tests: creating zslab's background thread fails.";
 }
 
 /// Legal range of the numeric variables; a value outside it is as bad as
@@ -296,8 +308,7 @@ config_table! {
 fn in_range(name: &str, v: Option<u64>) -> bool {
     let Some(v) = v else { return true };
     let (lo, hi) = match name {
-        "ZSLAB_CACHE_SLABS" => (0, crate::pool::MAX_CACHE as u64),
-        "ZSLAB_MAX_SMALL" => (16, crate::sizeclass::MAX_CLASS_SIZE as u64),
+        "ZSLAB_CACHE_SLABS" => (0, 64),
         "ZSLAB_REGION" => ((crate::sizeclass::SLAB_SIZE * 64) as u64, 1 << 46),
         _ => (0, u64::MAX),
     };
@@ -313,7 +324,7 @@ fn trim(s: &[u8]) -> &[u8] {
         .iter()
         .rposition(|c| !c.is_ascii_whitespace())
         .map_or(start, |e| e + 1);
-    &s[start..end]
+    s.get(start..end).unwrap_or(&[])
 }
 
 fn lower(s: &[u8]) -> StackBuf<512> {
@@ -331,14 +342,15 @@ fn parse_number(s: &[u8], suffixes: bool) -> Option<u64> {
         return None;
     }
     let mut v: u64 = 0;
-    for &c in &s[..digits] {
+    for &c in s.get(..digits).unwrap_or(&[]) {
         v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
     }
-    let shift = match &s[digits..] {
+    let shift = match s.get(digits..).unwrap_or(&[]) {
         b"" => 0,
         b"k" | b"K" | b"kb" | b"KB" | b"KiB" if suffixes => 10,
         b"m" | b"M" | b"mb" | b"MB" | b"MiB" if suffixes => 20,
         b"g" | b"G" | b"gb" | b"GB" | b"GiB" if suffixes => 30,
+        b"t" | b"T" | b"tb" | b"TB" | b"TiB" if suffixes => 40,
         _ => return None,
     };
     v.checked_mul(1u64 << shift)
@@ -364,8 +376,8 @@ pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
         // SAFETY: each entry is a NUL-terminated string that lives as long
         // as the process does not modify its environment.
         let bytes = unsafe { core::ffi::CStr::from_ptr(entry) }.to_bytes();
-        if bytes.len() > name.len() && bytes.starts_with(name) && bytes[name.len()] == b'=' {
-            return Some(&bytes[name.len() + 1..]);
+        if bytes.starts_with(name) && bytes.get(name.len()) == Some(&b'=') {
+            return bytes.get(name.len() + 1..);
         }
         // SAFETY: not past the terminating NULL, checked above.
         p = unsafe { p.add(1) };
@@ -375,11 +387,11 @@ pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
 /// Resolve the configuration from the real environment, warning on stderr.
 pub fn from_env() -> Config {
     Config::resolve(&getenv, &|name, value, default| {
-        let mut b = StackBuf::<512>::new();
-        let _ = write!(b, "zslab: warning: {name}=");
+        let mut b = crate::os::Msg::new();
+        b.s("zslab: warning: ").s(name).s("=");
         b.push_bytes(value);
-        let _ = writeln!(b, " is not valid; using {default}");
-        let _ = crate::os::write_fd(2, b.as_bytes());
+        b.s(" is not valid; using ").s(default).s("\n");
+        b.emit();
     })
 }
 
@@ -409,7 +421,7 @@ mod tests {
         let (c, w) = resolve(&[]);
         assert!(w.is_empty());
         assert_eq!(c.reclaim, Reclaim::DontNeed);
-        assert_eq!(c.max_small, Bytes(8192));
+        assert_eq!(c.region, Bytes(2 << 40));
         assert_eq!(c.on_error, OnError::Abort);
     }
 
@@ -419,7 +431,7 @@ mod tests {
             ("ZSLAB_RECLAIM", "FREE"),
             ("ZSLAB_CACHE_SLABS", "12"),
             ("ZSLAB_REGION", "2G"),
-            ("ZSLAB_MAX_SMALL", "1k"),
+            ("ZSLAB_HUGE_CACHE", "1k"),
             ("ZSLAB_STATS", "yes"),
             ("ZSLAB_THP", " on "),
             ("ZSLAB_ON_ERROR", "warn"),
@@ -430,7 +442,7 @@ mod tests {
         assert_eq!(c.reclaim, Reclaim::Free);
         assert_eq!(c.cache_slabs, Count(12));
         assert_eq!(c.region, Bytes(2 << 30));
-        assert_eq!(c.max_small, Bytes(1024));
+        assert_eq!(c.huge_cache, Bytes(1024));
         assert!(c.stats && c.thp);
         assert_eq!(c.on_error, OnError::Warn);
         assert_eq!(c.log, LogLevel::Debug);
@@ -450,7 +462,7 @@ mod tests {
         assert_eq!(w.len(), 6, "{w:?}");
         assert_eq!(c.reclaim, Reclaim::DontNeed);
         assert_eq!(c.cache_slabs, Count(4));
-        assert_eq!(c.region, Bytes(32 << 30));
+        assert_eq!(c.region, Bytes(2 << 40));
         assert!(!c.stats);
         assert_eq!(c.epoch_ms, Count(0));
         assert_eq!(c.decay_ms, Count(1000));
@@ -458,18 +470,13 @@ mod tests {
 
     #[test]
     fn out_of_range_values_warn_and_keep_defaults() {
-        let (c, w) = resolve(&[
-            ("ZSLAB_CACHE_SLABS", "1000"),
-            ("ZSLAB_MAX_SMALL", "1M"),
-            ("ZSLAB_REGION", "1M"),
-        ]);
-        assert_eq!(w, ["ZSLAB_CACHE_SLABS", "ZSLAB_MAX_SMALL", "ZSLAB_REGION"]);
+        let (c, w) = resolve(&[("ZSLAB_CACHE_SLABS", "1000"), ("ZSLAB_REGION", "1M")]);
+        assert_eq!(w, ["ZSLAB_CACHE_SLABS", "ZSLAB_REGION"]);
         assert_eq!(c.cache_slabs, Count(4));
-        assert_eq!(c.max_small, Bytes(8192));
-        assert_eq!(c.region, Bytes(32 << 30));
-        let (c, w) = resolve(&[("ZSLAB_CACHE_SLABS", "64"), ("ZSLAB_MAX_SMALL", "16")]);
+        assert_eq!(c.region, Bytes(2 << 40));
+        let (c, w) = resolve(&[("ZSLAB_CACHE_SLABS", "64"), ("ZSLAB_REGION", "4M")]);
         assert!(w.is_empty());
-        assert_eq!((c.cache_slabs, c.max_small), (Count(64), Bytes(16)));
+        assert_eq!((c.cache_slabs, c.region), (Count(64), Bytes(4 << 20)));
     }
 
     #[test]

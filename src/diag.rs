@@ -1,9 +1,12 @@
-//! Diagnosis of invalid and double frees: counted, reported on stderr with
-//! write(2) (no allocation: this runs inside free), then abort as glibc does,
-//! or, with `ZSLAB_ON_ERROR=warn`, ignore the call and continue.
+//! Diagnosis of invalid and double frees (and of freed or foreign pointers
+//! passed to realloc or malloc_usable_size): counted, reported on stderr
+//! with write(2) and no `core::fmt` (this runs inside free, and must be
+//! neither allocating nor panicking), then abort as glibc does, or, with
+//! `ZSLAB_ON_ERROR=warn`, ignore the call and continue.
 
 use crate::counters::{COUNTERS, inc};
-use crate::slab::{Collected, FreeError, SlabMeta};
+use crate::os::Msg;
+use crate::slab::{Collected, FreeError, SlabMeta, State};
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 static WARN_ONLY: AtomicBool = AtomicBool::new(false);
@@ -13,32 +16,63 @@ pub fn set_warn_only(warn: bool) {
     WARN_ONLY.store(warn, Relaxed);
 }
 
-/// Report a refused free of `p` from slab `s` (None: no slab).
+/// Whether refused calls are ignored rather than fatal.
+pub fn warn_only() -> bool {
+    WARN_ONLY.load(Relaxed)
+}
+
+/// Size of the blocks `s` describes, for the message.
+fn block_size(s: &SlabMeta) -> usize {
+    match s.state.get() {
+        State::Huge | State::HugeCached => (s.cap.load(Relaxed) as usize) << crate::os::PAGE_SHIFT,
+        _ => s.object_size(),
+    }
+}
+
+/// Report a refused call `what` (free, realloc, malloc_usable_size) on
+/// pointer `p` of span or block `s` (None: no span).
 #[cold]
 #[inline(never)]
 pub fn free_error(e: FreeError, p: usize, s: Option<&SlabMeta>, what: &str) {
-    let size = s.map_or(0, |s| s.object_size());
+    let size = s.map_or(0, block_size) as u64;
+    let is_free = what == "free";
+    let mut m = Msg::new();
     match e {
         FreeError::DoubleFree => {
             inc(&COUNTERS.double_frees);
-            crate::eprint_raw!(
-                "zslab: double free detected in {what}(): {p:#x} ({size}-byte object is already free)\n"
-            );
+            m.s(if is_free {
+                "zslab: double free"
+            } else {
+                "zslab: use after free"
+            });
+            m.s(" detected in ").s(what).s("(): ").hex(p).s(" (");
+            m.dec(size).s("-byte block is already free)\n");
         }
         FreeError::Invalid => {
             inc(&COUNTERS.invalid_frees);
-            crate::eprint_raw!(
-                "zslab: invalid free detected in {what}(): {p:#x} is not a live {size}-byte block\n"
-            );
+            m.s(if is_free {
+                "zslab: invalid free"
+            } else {
+                "zslab: invalid pointer"
+            });
+            m.s(" detected in ")
+                .s(what)
+                .s("(): ")
+                .hex(p)
+                .s(" is not a live ");
+            m.dec(size).s("-byte block\n");
         }
     }
-    if !WARN_ONLY.load(Relaxed) {
-        crate::eprint_raw!("zslab: aborting (set ZSLAB_ON_ERROR=warn to continue instead)\n");
+    m.emit();
+    if !warn_only() {
+        Msg::new()
+            .s("zslab: aborting (set ZSLAB_ON_ERROR=warn to continue instead)\n")
+            .emit();
         crate::os::abort();
     }
 }
 
-/// Report double frees found while folding remote frees of slab `s` in.
+/// Report double frees found while folding remote frees of span `s` in.
 #[inline]
 pub fn check_collected(c: Collected, s: &SlabMeta) {
     if c.doubles > 0 {

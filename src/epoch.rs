@@ -52,6 +52,8 @@ const SLOT: Slot = Slot {
 static SLOTS: [Slot; EPOCHS] = [SLOT; EPOCHS];
 /// Serialises advances, so each one opens exactly one slot.
 static ADVANCE: SpinLock<()> = SpinLock::new(());
+/// Acquisitions of the advance lock (shared by every thread).
+pub static LOCKS: AtomicU64 = AtomicU64::new(0);
 /// Advances made since start (equals the era).
 static ADVANCES: AtomicU64 = AtomicU64::new(0);
 
@@ -88,6 +90,7 @@ pub fn slot(i: usize) -> &'static Slot {
 /// Close the current epoch and open the next one. Returns the new epoch's
 /// ring index. Never allocates; safe from inside the allocator.
 pub fn advance() -> usize {
+    LOCKS.fetch_add(1, Relaxed);
     let _g = ADVANCE.lock();
     let old = ERA.load(Relaxed);
     let new = old + 1;
@@ -144,9 +147,6 @@ static AUTO_ALLOCS: AtomicU64 = AtomicU64::new(0);
 static AUTO_MS: AtomicU64 = AtomicU64::new(0);
 static ALLOC_COUNT: AtomicU64 = AtomicU64::new(0);
 static NEXT_TICK_MS: AtomicU64 = AtomicU64::new(0);
-/// Allocations between a heap's housekeeping checks when no automatic
-/// advance is configured.
-const HOUSEKEEPING_BATCH: u64 = 4096;
 
 /// Configure automatic advance (0 disables either trigger).
 pub fn set_auto(every_ms: u64, every_allocs: u64) {
@@ -155,22 +155,26 @@ pub fn set_auto(every_ms: u64, every_allocs: u64) {
     NEXT_TICK_MS.store(os::now_coarse_ms() + every_ms, Relaxed);
 }
 
-/// How many small allocations a heap makes between calls to [`tick`].
-pub fn batch() -> u64 {
-    let n = AUTO_ALLOCS.load(Relaxed);
-    let mut b = HOUSEKEEPING_BATCH;
-    if n > 0 {
-        b = b.min(n).min(64);
-    }
-    if AUTO_MS.load(Relaxed) > 0 {
-        b = b.min(256);
-    }
-    b
+/// Whether an automatic advance by allocation count is configured.
+pub fn counts_allocs() -> bool {
+    AUTO_ALLOCS.load(Relaxed) > 0
 }
 
-/// A heap made `n` small allocations since its last tick: advance the
-/// epoch if a trigger fired. Returns whether this call advanced.
-pub fn tick(n: u64) -> bool {
+/// How many allocation slow-path calls a heap makes between calls to
+/// [`tick`]: every one when an automatic advance is configured (a slow
+/// path comes at least every 64 allocations), a few dozen otherwise.
+pub fn tick_every() -> u64 {
+    if AUTO_ALLOCS.load(Relaxed) > 0 || AUTO_MS.load(Relaxed) > 0 {
+        1
+    } else {
+        32
+    }
+}
+
+/// A heap took `n` objects out of spans since its last tick (`now`:
+/// coarse ms): advance the epoch if a trigger fired. Returns whether this
+/// call advanced.
+pub fn tick(n: u64, now: u64) -> bool {
     let mut advanced = false;
     let every = AUTO_ALLOCS.load(Relaxed);
     if every > 0 {
@@ -190,13 +194,12 @@ pub fn tick(n: u64) -> bool {
                     }
                     break;
                 }
-                Err(now) => cur = now,
+                Err(x) => cur = x,
             }
         }
     }
     let ms = AUTO_MS.load(Relaxed);
     if ms > 0 {
-        let now = os::now_coarse_ms();
         let next = NEXT_TICK_MS.load(Relaxed);
         if now >= next
             && NEXT_TICK_MS

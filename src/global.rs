@@ -1,107 +1,13 @@
-//! Process lifecycle: lazy initialisation (the first malloc comes before any
-//! constructor), the library constructor (logging, fork handlers, exit
-//! report), thread-exit registration and the fork handlers.
+//! Process lifecycle around the allocator: the library constructor
+//! (logging, fork handlers, exit report, symbol lookups), the fork handlers,
+//! and the exit report. Lazy initialisation lives in `init` (the first
+//! malloc comes before any constructor).
 
-use crate::config::{self, Config, LogLevel, OnError};
-use crate::sync::InitCell;
-use crate::{epoch, heap, os, pool, region};
+use crate::config::LogLevel;
+use crate::init::{config, enabled, ensure};
+use crate::{background, epoch, heap, huge, pool, region};
 use core::ffi::c_char;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU32, Ordering::*};
-
-const UNINIT: u8 = 0;
-const BUSY: u8 = 1;
-const READY: u8 = 2;
-const DISABLED: u8 = 3;
-
-static STATE: AtomicU8 = AtomicU8::new(UNINIT);
-static INIT_TID: AtomicI64 = AtomicI64::new(0);
-static CONFIG: InitCell<Config> = InitCell::new();
-static DEFAULTS: Config = Config::defaults();
-static KEY: AtomicU32 = AtomicU32::new(0);
-static KEY_OK: AtomicBool = AtomicBool::new(false);
-
-/// Make sure zslab is initialised. Returns whether it serves allocations
-/// (false when disabled, when the region could not be reserved, or when
-/// called re-entrantly from inside initialisation, which then uses glibc).
-#[inline]
-pub fn ensure() -> bool {
-    match STATE.load(Acquire) {
-        READY => true,
-        DISABLED => false,
-        _ => init_slow(),
-    }
-}
-
-#[cold]
-fn init_slow() -> bool {
-    loop {
-        match STATE.compare_exchange(UNINIT, BUSY, AcqRel, Acquire) {
-            Ok(_) => {
-                INIT_TID.store(os::gettid(), Relaxed);
-                let ok = init();
-                STATE.store(if ok { READY } else { DISABLED }, Release);
-                return ok;
-            }
-            Err(READY) => return true,
-            Err(DISABLED) => return false,
-            Err(_) => {
-                if INIT_TID.load(Relaxed) == os::gettid() {
-                    return false;
-                }
-                os::yield_now();
-            }
-        }
-    }
-}
-
-/// The work of initialisation. Allocates nothing.
-fn init() -> bool {
-    let c = config::from_env();
-    CONFIG.set(c);
-    crate::diag::set_warn_only(c.on_error == OnError::Warn);
-    crate::alloc::set_max_small(c.max_small.0 as usize);
-    if c.disable {
-        return false;
-    }
-    if region::init(c.region.0 as usize, c.thp) == 0 {
-        crate::eprint_raw!(
-            "zslab: warning: could not reserve address space for slabs; forwarding to glibc\n"
-        );
-        return false;
-    }
-    epoch::init();
-    epoch::set_auto(c.epoch_ms.0, c.epoch_allocs.0);
-    pool::configure(c.cache_slabs.0 as usize, c.decay_ms.0, c.reclaim);
-    let mut key: libc::pthread_key_t = 0;
-    // SAFETY: key is a valid out-pointer; the destructor is an extern "C"
-    // function with the signature pthread expects.
-    if unsafe { libc::pthread_key_create(&mut key, Some(heap::thread_exit)) } == 0 {
-        KEY.store(key, Relaxed);
-        KEY_OK.store(true, Release);
-    }
-    true
-}
-
-/// The resolved configuration (defaults before initialisation).
-pub fn config() -> &'static Config {
-    CONFIG.get().unwrap_or(&DEFAULTS)
-}
-
-/// Whether zslab is initialised and serving allocations.
-pub fn enabled() -> bool {
-    STATE.load(Acquire) == READY
-}
-
-/// Arrange for the heap at `h` to be handed back when the thread exits.
-pub fn register_thread_exit(h: usize) {
-    if KEY_OK.load(Acquire) {
-        // SAFETY: the key was created by us; for the low key numbers a
-        // process gets first this stores into the thread descriptor without
-        // allocating (and if it did allocate, the TLS slot is already set,
-        // so the nested malloc finds the heap).
-        unsafe { libc::pthread_setspecific(KEY.load(Relaxed), h as *const libc::c_void) };
-    }
-}
+use core::sync::atomic::{AtomicBool, Ordering::*};
 
 #[ctor::ctor(unsafe)]
 fn on_load() {
@@ -112,7 +18,8 @@ fn on_load() {
     crate::stats::keep_stderr();
     if c.verbose {
         crate::eprint_raw!(
-            "zslab: {} (region {} MiB at start-up)\n",
+            "zslab {}: {} (region {} MiB at start-up)\n",
+            env!("CARGO_PKG_VERSION"),
             if enabled() {
                 "active"
             } else {
@@ -125,6 +32,11 @@ fn on_load() {
     if enabled() {
         // SAFETY: the handlers are extern "C" functions that never unwind.
         unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
+        // A library loaded into a program that already runs threads: a
+        // constructor is a safe place to start the background thread.
+        if !single_threaded() {
+            background::maybe_start();
+        }
     }
     // SAFETY: on_exit is an extern "C" function that never unwinds.
     unsafe { libc::atexit(on_exit) };
@@ -144,7 +56,7 @@ extern "C" fn on_exit() {
 // ---- fork ----
 // prepare takes every allocator lock (in the documented order) so the child
 // inherits consistent shared structures; the parent releases them; the child
-// releases them and resets the per-slab locks that threads which no longer
+// releases them and resets the per-span locks that threads which no longer
 // exist may have held.
 
 fn for_each_lock(f: &mut dyn FnMut(&crate::sync::RawLock)) {
@@ -153,10 +65,9 @@ fn for_each_lock(f: &mut dyn FnMut(&crate::sync::RawLock)) {
         f(epoch::slot(i).label.raw());
     }
     f(heap::free_list_lock());
-    for c in 0..crate::sizeclass::NCLASS {
-        f(pool::class_lock(c));
-    }
-    f(region::pool_lock());
+    pool::for_each_lock(f);
+    f(huge::cache_lock());
+    f(region::runs_lock());
 }
 
 unsafe extern "C" {
@@ -197,14 +108,21 @@ extern "C" fn fork_child() {
         return;
     }
     for_each_lock(&mut |l| l.unlock());
+    // Span locks other threads held at the fork: read each (reading shares
+    // the parent's pages) and write only those that are set, so a child of
+    // a process with a large heap does not copy the whole metadata array.
     for i in 0..region::frontier() {
-        region::meta(i).lock.unlock();
+        if let Some(m) = region::meta(i) {
+            if m.lock.is_locked() {
+                m.lock.unlock();
+            }
+        }
     }
-    crate::background::after_fork_child();
+    background::after_fork_child();
     heap::repair_after_fork();
     // The other threads' heaps are left as they are: a thread may have been
     // halfway through updating its own lists when the fork happened, so
-    // walking them is not safe. Their slabs stay allocated in the child
+    // walking them is not safe. Their spans stay allocated in the child
     // (blocks the child frees from them are not reused); everything the
     // child itself allocates works normally.
 }

@@ -1,16 +1,19 @@
 //! zslab: a temporal-slab memory allocator that replaces glibc's malloc in
 //! unmodified Linux programs (`LD_PRELOAD=libzslab.so`).
 //!
-//! Small requests (16 B to 8 KiB) are served from 64 KiB slabs of one size
-//! class and one epoch each, carved out of a single reserved region, through
-//! per-thread heaps; larger requests go to glibc. Objects allocated in the
-//! same epoch share slabs, so when a phase of the program ends its slabs
-//! empty together and their pages go back to the OS.
+//! Every size is served from one reserved region: small (16 B to 8 KiB) and
+//! medium (to 1 MiB) requests from spans of one size class and one epoch
+//! each, through per-thread heaps; huge requests as runs of slabs with a
+//! cache. Objects allocated in the same epoch share spans, so when a phase
+//! of the program ends its spans empty together; pages without a live
+//! object go back to the OS when a phase ends or after a short delay.
 //!
-//! Layers, lowest first (a module only uses the ones above it in this list):
-//! `os`, `sync` → `sizeclass`, `config`, `tls` → `slab`, `region` →
-//! `counters`, `epoch`, `pool`, `diag` → `heap`, `background` → `alloc`,
-//! `stats`, `global` → `api`, `capi` (the C ABI).
+//! Layers, lowest first (a module only uses the ones above it in this list;
+//! docs/design.md has the table):
+//! `os`, `sync` → `sizeclass`, `config`, `tls` → `slab` → `region` →
+//! `list`, `counters`, `epoch` → `diag`, `pages` → `pool` → `huge` →
+//! `heap` → `background` → `init` → `alloc`, `glibc` → `stats`, `log` →
+//! `global`, `capi` → `api` (the C ABI).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -21,22 +24,34 @@ pub mod config;
 pub mod sizeclass;
 pub mod tls;
 
-pub mod region;
 pub mod slab;
 
+pub mod region;
+
 pub mod counters;
-mod diag;
 pub mod epoch;
+pub mod list;
+
+mod diag;
+pub mod pages;
+
 pub mod pool;
 
-mod background;
+pub mod huge;
+
 pub mod heap;
+
+mod background;
+
+pub mod init;
 
 pub mod alloc;
 mod glibc;
-pub mod global;
+
 mod log;
 pub mod stats;
 
-pub mod api;
 pub mod capi;
+pub mod global;
+
+pub mod api;

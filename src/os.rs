@@ -1,29 +1,80 @@
 //! Thin, allocation-free wrappers over the system calls zslab needs: address
-//! space reservation, page release (`madvise`), clocks, stderr output, RSS
-//! readings and abort. Nothing here calls malloc, so every function is safe to
-//! use from inside the allocator, before initialisation and after a fork.
+//! space reservation and page release (`mmap`, `madvise`, `mremap`), futex
+//! sleep and wake, clocks, stderr output, RSS readings and abort; plus the
+//! failure-injection switches (`ZSLAB_FAIL_*`) that make zslab's own `mmap`,
+//! `madvise` and thread creation fail on purpose in tests. Nothing here calls
+//! malloc, so every function is safe to use from inside the allocator,
+//! before initialisation and after a fork, and nothing here can panic
+//! (messages on allocation paths are built with [`Msg`], not `core::fmt`).
 
-use core::fmt;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
-/// The page size zslab assumes for accounting (x86-64 and aarch64 Linux
-/// default). Slab sizes are multiples of it whatever the real page size is.
+/// The page size zslab assumes for accounting and page-granular return
+/// (x86-64 and aarch64 Linux default). Slab sizes are multiples of it.
 pub const PAGE: usize = 4096;
+/// log2 of [`PAGE`].
+pub const PAGE_SHIFT: u32 = 12;
+
+// ---- failure injection ----
+
+/// Which system call a failure-injection switch applies to.
+#[derive(Clone, Copy)]
+pub enum Fault {
+    Mmap = 0,
+    Madvise = 1,
+    Thread = 2,
+}
+
+/// Per fault kind: the call number (1-based) from which calls fail, 0 = never.
+static FAIL_FROM: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+/// Per fault kind: calls made so far.
+static CALLS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+
+/// Make the `from`-th call of kind `f` and every later one fail (0: never).
+pub fn inject_failure(f: Fault, from: u64) {
+    FAIL_FROM[f as usize].store(from, Relaxed);
+}
+
+/// Count a call of kind `f`; whether it must fail.
+pub fn should_fail(f: Fault) -> bool {
+    let from = FAIL_FROM[f as usize].load(Relaxed);
+    let n = CALLS[f as usize].fetch_add(1, Relaxed) + 1;
+    from != 0 && n >= from
+}
+
+// ---- address space ----
 
 /// Reserve `len` bytes of address space, readable and writable, backed by
 /// nothing until touched. Returns the base address or `None`.
 pub fn reserve(len: usize) -> Option<usize> {
-    // SAFETY: an anonymous private mapping at a kernel-chosen address touches
-    // no existing memory; the result is checked for MAP_FAILED.
+    map(0, len, 0)
+}
+
+/// Map fresh zero pages over `[addr, addr+len)`, which must lie inside a
+/// reservation of zslab's own (restores a range `mremap` moved away).
+pub fn remap_fixed(addr: usize, len: usize) -> bool {
+    map(addr, len, libc::MAP_FIXED).is_some()
+}
+
+fn map(addr: usize, len: usize, extra: libc::c_int) -> Option<usize> {
+    if should_fail(Fault::Mmap) {
+        return None;
+    }
+    let saved = errno();
+    // SAFETY: an anonymous private mapping; with MAP_FIXED the caller
+    // guarantees the range is zslab's own reservation and holds no live
+    // data. The result is checked for MAP_FAILED.
     let p = unsafe {
         libc::mmap(
-            core::ptr::null_mut(),
+            addr as *mut libc::c_void,
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | extra,
             -1,
             0,
         )
     };
+    set_errno(saved);
     if p == libc::MAP_FAILED {
         None
     } else {
@@ -39,9 +90,36 @@ pub fn release(addr: usize, len: usize) {
     }
 }
 
+/// Move the pages of `[from, from+len)` to `to` (both inside zslab's
+/// reservation, not overlapping), keeping their contents: `mremap` with
+/// MREMAP_FIXED. The source range is left unmapped; the caller maps it
+/// again with [`remap_fixed`]. Returns whether the kernel did it.
+pub fn move_pages(from: usize, len: usize, to: usize, new_len: usize) -> bool {
+    if should_fail(Fault::Mmap) {
+        return false;
+    }
+    let saved = errno();
+    // SAFETY: both ranges belong to zslab's reservation; the source holds
+    // exactly the block being moved and the destination holds nothing live.
+    let p = unsafe {
+        libc::mremap(
+            from as *mut libc::c_void,
+            len,
+            new_len,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            to as *mut libc::c_void,
+        )
+    };
+    set_errno(saved);
+    p as usize == to
+}
+
 /// `madvise` on a range zslab owns. Returns whether the kernel accepted it.
 /// errno is preserved (this runs inside free).
 pub fn advise(addr: usize, len: usize, advice: libc::c_int) -> bool {
+    if advice != libc::MADV_NOHUGEPAGE && should_fail(Fault::Madvise) {
+        return false;
+    }
     let saved = errno();
     // SAFETY: madvise on a range inside zslab's own reservation; the advice
     // values used (DONTNEED, FREE, NOHUGEPAGE) never invalidate the mapping.
@@ -49,6 +127,50 @@ pub fn advise(addr: usize, len: usize, advice: libc::c_int) -> bool {
     set_errno(saved);
     ok
 }
+
+// ---- futex ----
+
+/// Sleep while `*word == expect`, at most `timeout_ms` (`None`: no limit).
+pub fn futex_wait(word: &AtomicU32, expect: u32, timeout_ms: Option<u64>) {
+    let ts = timeout_ms.map(|ms| libc::timespec {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    });
+    let tp = match &ts {
+        Some(t) => t as *const libc::timespec,
+        None => core::ptr::null(),
+    };
+    let saved = errno();
+    // SAFETY: FUTEX_WAIT on a live, aligned 32-bit atomic; a relative
+    // timeout or null. The word is never unmapped.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expect,
+            tp,
+        );
+    }
+    set_errno(saved);
+}
+
+/// Wake one thread sleeping on `word`.
+pub fn futex_wake(word: &AtomicU32) {
+    let saved = errno();
+    // SAFETY: FUTEX_WAKE on a live, aligned 32-bit atomic.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
+    }
+    set_errno(saved);
+}
+
+// ---- clocks ----
 
 /// Monotonic time in nanoseconds.
 pub fn now_ns() -> u64 {
@@ -69,20 +191,26 @@ fn clock(id: libc::clockid_t) -> u64 {
     unsafe {
         libc::clock_gettime(id, &mut ts);
     }
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
 }
+
+// ---- output ----
 
 /// Write all of `buf` to file descriptor `fd`, retrying on EINTR and short
 /// writes. Returns whether everything was written. errno is preserved:
 /// diagnostics run inside free, which must not change it.
-pub fn write_fd(fd: i32, mut buf: &[u8]) -> bool {
+pub fn write_fd(fd: i32, buf: &[u8]) -> bool {
     let saved = errno();
+    let mut off = 0;
     let mut ok = true;
-    while !buf.is_empty() {
-        // SAFETY: buf is a valid slice for its length.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    while off < buf.len() {
+        let rest = buf.get(off..).unwrap_or(&[]);
+        // SAFETY: rest is a valid slice for its length.
+        let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
         if n > 0 {
-            buf = &buf[n as usize..];
+            off += n as usize;
         } else if n < 0 && errno() == libc::EINTR {
             continue;
         } else {
@@ -130,12 +258,17 @@ pub fn abort() -> ! {
     unsafe { libc::abort() }
 }
 
-/// A fixed-size stack buffer implementing `fmt::Write`, so messages can be
-/// formatted without touching the heap. Output past the capacity is dropped.
+/// A fixed-size stack buffer for messages, built without `core::fmt` (which
+/// is not panic-free) so it can be used on allocation paths. Output past the
+/// capacity is dropped. Also implements `fmt::Write` for the cold paths
+/// (statistics, start-up) that format richer text.
 pub struct StackBuf<const N: usize> {
     buf: [u8; N],
     len: usize,
 }
+
+/// The message buffer used on allocation paths.
+pub type Msg = StackBuf<256>;
 
 impl<const N: usize> StackBuf<N> {
     pub const fn new() -> Self {
@@ -145,7 +278,7 @@ impl<const N: usize> StackBuf<N> {
         }
     }
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        self.buf.get(..self.len).unwrap_or(&[])
     }
     pub fn len(&self) -> usize {
         self.len
@@ -157,9 +290,49 @@ impl<const N: usize> StackBuf<N> {
         self.len = 0;
     }
     pub fn push_bytes(&mut self, b: &[u8]) {
-        let n = b.len().min(N - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
-        self.len += n;
+        for &c in b {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = c;
+                self.len += 1;
+            }
+        }
+    }
+    /// Append a string; returns self for chaining.
+    pub fn s(&mut self, t: &str) -> &mut Self {
+        self.push_bytes(t.as_bytes());
+        self
+    }
+    /// Append a decimal number.
+    pub fn dec(&mut self, mut v: u64) -> &mut Self {
+        let mut tmp = [0u8; 20];
+        let mut i = tmp.len();
+        loop {
+            i -= 1;
+            tmp[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 || i == 0 {
+                break;
+            }
+        }
+        self.push_bytes(tmp.get(i..).unwrap_or(&[]));
+        self
+    }
+    /// Append `0x` and a hexadecimal number.
+    pub fn hex(&mut self, v: usize) -> &mut Self {
+        self.push_bytes(b"0x");
+        let mut started = false;
+        for shift in (0..16).rev() {
+            let d = (v >> (shift * 4)) & 0xf;
+            if d != 0 || started || shift == 0 {
+                started = true;
+                self.push_bytes(&[b"0123456789abcdef"[d]]);
+            }
+        }
+        self
+    }
+    /// Write the message to stderr.
+    pub fn emit(&self) {
+        let _ = write_fd(2, self.as_bytes());
     }
 }
 
@@ -169,14 +342,15 @@ impl<const N: usize> Default for StackBuf<N> {
     }
 }
 
-impl<const N: usize> fmt::Write for StackBuf<N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
+impl<const N: usize> core::fmt::Write for StackBuf<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
         self.push_bytes(s.as_bytes());
         Ok(())
     }
 }
 
-/// Print a formatted line to stderr without allocating.
+/// Print a formatted line to stderr without allocating (cold paths only:
+/// it uses `core::fmt`).
 #[macro_export]
 macro_rules! eprint_raw {
     ($($arg:tt)*) => {{
@@ -208,7 +382,7 @@ pub fn rss_bytes() -> u64 {
         return 0;
     }
     // statm: size resident shared text lib data dt (in pages)
-    let text = &buf[..n as usize];
+    let text = buf.get(..n as usize).unwrap_or(&[]);
     let mut fields = text.split(|&c| c == b' ');
     fields.next();
     let resident = fields.next().map(parse_u64).unwrap_or(0);
@@ -237,5 +411,43 @@ pub fn yield_now() {
     // SAFETY: sched_yield has no preconditions.
     unsafe {
         libc::sched_yield();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_format_numbers_without_fmt() {
+        let mut m = Msg::new();
+        m.s("a ")
+            .dec(0)
+            .s(" ")
+            .dec(1234567890123)
+            .s(" ")
+            .hex(0)
+            .s(" ");
+        m.hex(0x7f00_dead_beef);
+        assert_eq!(m.as_bytes(), b"a 0 1234567890123 0x0 0x7f00deadbeef");
+        let mut small = StackBuf::<4>::new();
+        small.s("abcdef");
+        assert_eq!(small.as_bytes(), b"abcd");
+        m.clear();
+        m.dec(u64::MAX);
+        assert_eq!(m.as_bytes(), b"18446744073709551615");
+    }
+
+    #[test]
+    fn injected_failures_start_at_the_chosen_call() {
+        // Thread kind is not used by anything else in the unit tests.
+        let before = CALLS[Fault::Thread as usize].load(Relaxed);
+        inject_failure(Fault::Thread, before + 3);
+        assert!(!should_fail(Fault::Thread));
+        assert!(!should_fail(Fault::Thread));
+        assert!(should_fail(Fault::Thread));
+        assert!(should_fail(Fault::Thread));
+        inject_failure(Fault::Thread, 0);
+        assert!(!should_fail(Fault::Thread));
     }
 }

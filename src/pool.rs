@@ -1,36 +1,45 @@
-//! Where slabs go between owners: per size class, a bounded hot cache of
-//! empty slabs and a list of orphaned slabs (from exited threads) offered for
-//! adoption; and the reclamation path that hands empty slabs' pages back to
-//! the OS with `madvise` once the hot cache is full or they outlive the decay
-//! delay (the spec's "Option C": an empty slab is reclaimed at once, whatever
-//! its epoch's state).
+//! Where spans go between owners, and when their pages go back.
 //!
-//! Lock order: a slab's own lock, then its class lock, then the unused pool.
-//! Nobody waits for a slab lock while holding a class lock.
+//! - Per size class, a bounded **hot cache** of empty spans (the spec's
+//!   "Option C": an empty span is reclaimed at once, whatever its epoch's
+//!   state) and the **orphans** (spans of exited threads) offered for
+//!   adoption. A span pushed out of a full cache, or older than the decay
+//!   delay, gives its pages back and returns to the region's free runs.
+//! - The **delayed purge queue**: spans that thinned out, were retired by an
+//!   epoch change or orphaned, queued with a due time; when it comes, any
+//!   thread (its owner's slow path, another heap's housekeeping, the
+//!   background thread) gives back the pages that still hold no live object.
+//!
+//! Lock order: a span's own lock, then its class lock (or a purge-queue
+//! shard), then the region's free runs. Nobody waits for a span lock while
+//! holding a class lock or a shard lock.
 
-use crate::config::Reclaim;
-use crate::counters::{COUNTERS, add, inc, slab_emptied};
+use crate::counters::{self, COUNTERS, add, inc};
+use crate::list::SlabList;
 use crate::os;
+use crate::pages;
 use crate::region::{self, link, link_of};
-use crate::sizeclass::NCLASS;
-use crate::slab::{LIST_ADOPTABLE, LIST_NONE, NO_OWNER, STATE_ACTIVE, STATE_CACHED, SlabMeta};
-use crate::sync::{RawLock, SpinLock};
-use core::sync::atomic::{AtomicU8, AtomicU64, Ordering::*};
+use crate::sizeclass::{NCLASS, SLAB_SIZE, span_bytes, span_slabs};
+use crate::slab::{List, NO_OWNER, SlabMeta, State};
+use crate::sync::{Doorbell, RawLock, SpinLock};
+use core::sync::atomic::{AtomicU64, Ordering::*};
 
-/// Upper bound of ZSLAB_CACHE_SLABS.
+/// Rung when work that waits for time to pass is queued (the background
+/// thread, if any, sleeps on it).
+pub static BELL: Doorbell = Doorbell::new();
+
+/// Upper bound of a class's cache (in spans).
 pub const MAX_CACHE: usize = 64;
 
 struct ClassPool {
-    /// Empty slabs, oldest first (links).
+    /// Empty spans, oldest first (links).
     cache: [u32; MAX_CACHE],
     len: usize,
-    /// Current cache bound: ZSLAB_CACHE_SLABS, doubled (up to MAX_CACHE)
-    /// while the class thrashes, halved back once it calms down.
+    /// Current cache bound above the base: doubled (up to MAX_CACHE) while
+    /// the class thrashes, halved back once it calms down.
     limit: usize,
-    /// When (coarse ms) the cache last pushed a slab out.
+    /// When (coarse ms) the cache last pushed a span out.
     last_overflow: u64,
-    /// Orphans with free space, doubly linked through prev/next.
-    adopt_head: u32,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -39,37 +48,23 @@ const CLASS_POOL: SpinLock<ClassPool> = SpinLock::new(ClassPool {
     len: 0,
     limit: 0,
     last_overflow: 0,
-    adopt_head: 0,
 });
 
 static CLASSES: [SpinLock<ClassPool>; NCLASS] = [CLASS_POOL; NCLASS];
+/// Orphans with free space, per class (under the class lock).
+#[allow(clippy::declare_interior_mutable_const)]
+const NO_LIST: SlabList = SlabList::new();
+static ADOPTABLE: [SlabList; NCLASS] = [NO_LIST; NCLASS];
 
-static CACHE_LIMIT: AtomicU64 = AtomicU64::new(4);
+static CACHE_SLABS: AtomicU64 = AtomicU64::new(4);
 static DECAY_MS: AtomicU64 = AtomicU64::new(1000);
-static POLICY: AtomicU8 = AtomicU8::new(0);
 /// Next time (coarse ms) a decay pass is due.
 static NEXT_DECAY: AtomicU64 = AtomicU64::new(0);
 
 /// Apply the configuration. Called once during initialisation.
-pub fn configure(cache_limit: usize, decay_ms: u64, policy: Reclaim) {
-    CACHE_LIMIT.store(cache_limit.min(MAX_CACHE) as u64, Relaxed);
+pub fn configure(cache_slabs: usize, decay_ms: u64) {
+    CACHE_SLABS.store(cache_slabs.min(MAX_CACHE) as u64, Relaxed);
     DECAY_MS.store(decay_ms, Relaxed);
-    POLICY.store(
-        match policy {
-            Reclaim::DontNeed => 0,
-            Reclaim::Free => 1,
-            Reclaim::Off => 2,
-        },
-        Relaxed,
-    );
-}
-
-fn policy() -> Reclaim {
-    match POLICY.load(Relaxed) {
-        0 => Reclaim::DontNeed,
-        1 => Reclaim::Free,
-        _ => Reclaim::Off,
-    }
 }
 
 /// The decay delay in ms (0 = no decay).
@@ -77,7 +72,7 @@ pub fn decay_ms() -> u64 {
     DECAY_MS.load(Relaxed)
 }
 
-/// How long after pushing a slab out a miss counts as thrashing, and how
+/// How long after pushing a span out a miss counts as thrashing, and how
 /// long a class must stay calm before its bound shrinks again.
 fn thrash_window_ms() -> u64 {
     match DECAY_MS.load(Relaxed) {
@@ -86,16 +81,32 @@ fn thrash_window_ms() -> u64 {
     }
 }
 
-/// Take an empty slab of `class` from the hot cache. It comes back in state
-/// CACHED, all objects free; the caller activates it. A miss shortly after
-/// the cache pushed a slab out means the class cycles through more empty
-/// slabs than the cache holds (every slab would be returned and faulted in
-/// again): the bound doubles, up to MAX_CACHE.
+fn class_pool(class: usize) -> crate::sync::SpinGuard<'static, ClassPool> {
+    inc(&COUNTERS.lock_class_pool);
+    CLASSES[class % NCLASS].lock()
+}
+
+/// The configured cache size of `class`, in spans: ZSLAB_CACHE_SLABS slabs'
+/// worth, at least one span (0 disables the cache).
+fn base_limit(class: usize) -> usize {
+    let slabs = CACHE_SLABS.load(Relaxed) as usize;
+    if slabs == 0 {
+        0
+    } else {
+        (slabs * SLAB_SIZE / span_bytes(class)).max(1)
+    }
+}
+
+/// Take an empty span of `class` from the hot cache. It comes back in
+/// state `Cached`, all objects free; the caller activates it. A miss
+/// shortly after the cache pushed a span out means the class cycles through
+/// more empty spans than the cache holds (every span would be returned and
+/// faulted in again): the bound doubles, up to MAX_CACHE.
 pub fn cache_pop(class: usize) -> Option<&'static SlabMeta> {
     let m = {
-        let mut p = CLASSES[class].lock();
+        let mut p = class_pool(class);
         if p.len == 0 {
-            let base = CACHE_LIMIT.load(Relaxed) as usize;
+            let base = base_limit(class);
             if base > 0 && os::now_coarse_ms().saturating_sub(p.last_overflow) <= thrash_window_ms()
             {
                 p.limit = (p.limit.max(base) * 2).min(MAX_CACHE);
@@ -103,171 +114,168 @@ pub fn cache_pop(class: usize) -> Option<&'static SlabMeta> {
             return None;
         }
         p.len -= 1;
-        let l = p.cache[p.len];
+        let l = p.cache[p.len % MAX_CACHE];
         link(l)?
     };
-    let c = &COUNTERS;
-    let t = m.touched.load(Relaxed) as i64;
-    add(&c.cached_bytes, -t);
-    add(&c.classes[class].cached_slabs, -1);
-    add(&c.epochs[m.epoch.load(Relaxed) as usize].cached_slabs, -1);
-    inc(&c.classes[class].cache_hit);
+    let c = counters::class(class);
+    add(&c.cached_spans, -1);
+    add(
+        &counters::epoch(m.epoch.load(Relaxed) as usize).cached_spans,
+        -1,
+    );
+    inc(&c.cache_hit);
     Some(m)
 }
 
-/// Reclaim an empty slab that just left its owner. The caller holds the
-/// slab's lock, has set its owner to 0 and unlinked it from every list. The
-/// slab enters the hot cache, or, when the cache is full, gives its pages
-/// back.
+/// Reclaim an empty span that just left its owner. The caller holds the
+/// span's lock, has set its owner to NO_OWNER and unlinked it from every
+/// list; the span is not on any notification stack. The span enters the
+/// hot cache, or, when the cache is full, gives its pages back.
 pub fn reclaim(m: &'static SlabMeta) {
     let class = m.class.load(Relaxed) as usize;
     let epoch = m.epoch.load(Relaxed) as usize;
-    let touched = m.touched.load(Relaxed) as usize;
-    slab_emptied(class, epoch, touched);
+    let slabs = span_slabs(class);
+    let resident = pages::resident_pages(m, slabs);
+    counters::span_emptied(class, epoch, resident, true);
     m.cursor.store(0, Relaxed);
-    m.list.store(LIST_NONE, Relaxed);
-    m.state.store(STATE_CACHED, Release);
+    m.list.set(List::Free);
+    m.state.store(State::Cached, Release);
     let now = os::now_coarse_ms();
-    m.cached_at.store(now, Relaxed);
-    let base = CACHE_LIMIT.load(Relaxed) as usize;
-    let c = &COUNTERS;
-    // The newest empty slab is the hottest: keep it, push the oldest out.
+    m.stamp.store(now, Relaxed);
+    let base = base_limit(class);
+    // The newest empty span is the hottest: keep it, push the oldest out.
     let evicted = {
-        let mut p = CLASSES[class].lock();
-        let limit = p.limit.max(base);
+        let mut p = class_pool(class);
+        let limit = p.limit.max(base).min(MAX_CACHE);
         if limit == 0 {
             Some(m)
         } else {
             let out = if p.len >= limit {
                 p.last_overflow = now;
                 let oldest = p.cache[0];
-                let n = p.len;
+                let n = p.len.min(MAX_CACHE);
                 p.cache.copy_within(1..n, 0);
-                p.len -= 1;
+                p.len = n - 1;
                 link(oldest)
             } else {
                 None
             };
-            let n = p.len;
+            let n = p.len % MAX_CACHE;
             p.cache[n] = link_of(m);
             p.len += 1;
             out
         }
     };
-    add(&c.cached_bytes, touched as i64);
-    add(&c.classes[class].cached_slabs, 1);
-    add(&c.epochs[epoch].cached_slabs, 1);
     if let Some(old) = evicted {
-        inc(&c.classes[class].cache_overflow);
-        add(&c.classes[class].cached_slabs, -1);
-        add(&c.epochs[old.epoch.load(Relaxed) as usize].cached_slabs, -1);
-        release_pages(old);
+        inc(&counters::class(class).cache_overflow);
+        release(old);
     }
+    BELL.ring();
 }
 
-/// Hand a CACHED slab's pages back per the reclamation policy and move it to
-/// the unused pool. Returns the bytes advised away. Its bytes must be
-/// counted in `cached_bytes` by the caller's bookkeeping (they leave it here).
-fn release_pages(m: &'static SlabMeta) -> usize {
-    let c = &COUNTERS;
-    let touched = m.touched.load(Relaxed) as usize;
-    add(&c.cached_bytes, -(touched as i64));
-    let advice = match policy() {
-        Reclaim::DontNeed => Some(libc::MADV_DONTNEED),
-        Reclaim::Free => Some(libc::MADV_FREE),
-        Reclaim::Off => None,
-    };
-    let mut returned = 0;
-    match advice {
-        Some(a) if touched > 0 => {
-            let e = &c.epochs[m.epoch.load(Relaxed) as usize];
-            inc(&c.madvise_calls);
-            inc(&e.madvise_calls);
-            if os::advise(m.base.load(Relaxed), touched, a) {
-                add_u(&c.madvise_bytes, touched);
-                add_u(&e.madvise_bytes, touched);
-                m.touched.store(0, Relaxed);
-                returned = touched;
-            } else {
-                inc(&c.madvise_failures);
-                add(&c.unused_resident, touched as i64);
-            }
-        }
-        _ => add(&c.unused_resident, touched as i64),
-    }
-    region::put_unused(m);
+/// Give a `Cached` span's pages back (per the reclamation policy) and
+/// return its slabs to the region. Returns the bytes given back. The span
+/// is no longer in any cache.
+fn release(m: &'static SlabMeta) -> usize {
+    let class = m.class.load(Relaxed) as usize;
+    let epoch = m.epoch.load(Relaxed) as usize;
+    let slabs = span_slabs(class);
+    let resident = pages::resident_pages(m, slabs);
+    add(&COUNTERS.cached_bytes, -counters::page_bytes(resident));
+    add(&counters::class(class).cached_spans, -1);
+    add(&counters::epoch(epoch).cached_spans, -1);
+    let returned = pages::purge_all(m, slabs, epoch);
+    pages::unused_resident(m, slabs, 1);
+    region::free_run(region::index_of(m), slabs);
     returned
 }
 
-fn add_u(c: &AtomicU64, v: usize) {
-    c.fetch_add(v as u64, Relaxed);
-}
-
-/// Account a slab taken from the unused pool for reuse: its kept pages are
-/// no longer idle.
-pub fn unused_taken(m: &SlabMeta) {
-    let t = m.touched.load(Relaxed) as i64;
-    if t > 0 {
-        add(&COUNTERS.unused_resident, -t);
-    }
-}
-
-/// Give back every cached slab matching `pick` (all of them, a given epoch,
-/// or those older than the decay delay). Returns the bytes advised away.
+/// Give back every cached span matching `pick`. Returns the bytes given
+/// back.
 fn purge_where(pick: &dyn Fn(&SlabMeta) -> bool) -> usize {
     let mut returned = 0;
-    for (class, pool) in CLASSES.iter().enumerate() {
-        // Take the chosen slabs out under the lock, release pages outside it.
+    for class in 0..NCLASS {
+        // Take the chosen spans out under the lock, release them outside it.
         let mut taken = [0u32; MAX_CACHE];
         let mut n = 0;
         {
-            let mut p = pool.lock();
+            let mut p = class_pool(class);
             let mut keep = 0;
-            for i in 0..p.len {
+            for i in 0..p.len.min(MAX_CACHE) {
                 let l = p.cache[i];
                 match link(l) {
                     Some(m) if pick(m) => {
-                        taken[n] = l;
-                        n += 1;
+                        if let Some(t) = taken.get_mut(n) {
+                            *t = l;
+                            n += 1;
+                        }
                     }
                     _ => {
-                        p.cache[keep] = l;
-                        keep += 1;
+                        if let Some(c) = p.cache.get_mut(keep) {
+                            *c = l;
+                            keep += 1;
+                        }
                     }
                 }
             }
             p.len = keep;
         }
-        for &l in &taken[..n] {
+        for &l in taken.iter().take(n) {
             if let Some(m) = link(l) {
-                add(&COUNTERS.classes[class].cached_slabs, -1);
-                add(
-                    &COUNTERS.epochs[m.epoch.load(Relaxed) as usize].cached_slabs,
-                    -1,
-                );
-                returned += release_pages(m);
+                returned += release(m);
             }
         }
     }
     returned
 }
 
-/// Return every cached empty slab to the OS (malloc_trim, slab_reclaim).
+/// Return every cached empty span to the OS (malloc_trim, slab_reclaim).
 pub fn purge_all() -> usize {
     purge_where(&|_| true)
 }
 
-/// Return the cached empty slabs that belonged to epoch slot `epoch`.
+/// Return the cached empty spans that belonged to epoch slot `epoch`.
 pub fn purge_epoch(epoch: usize) -> usize {
     purge_where(&|m| m.epoch.load(Relaxed) as usize == epoch)
 }
 
-/// Return cached slabs older than the decay delay. Cheap when nothing is
-/// due: one clock read and one compare, at most once per few ms.
-pub fn decay_tick() -> usize {
+/// A phase ended: caches grown for a thrashing class go back to their base
+/// size, and what they held beyond it goes back to the OS.
+pub fn trim_to_base() -> usize {
+    let mut returned = 0;
+    for class in 0..NCLASS {
+        let base = base_limit(class);
+        let mut taken = [0u32; MAX_CACHE];
+        let mut n = 0;
+        {
+            let mut p = class_pool(class);
+            p.limit = 0;
+            let len = p.len.min(MAX_CACHE);
+            if len > base {
+                // The oldest go.
+                n = len - base;
+                for (t, &c) in taken.iter_mut().zip(&p.cache).take(n) {
+                    *t = c;
+                }
+                p.cache.copy_within(n..len, 0);
+                p.len = base;
+            }
+        }
+        for &l in taken.iter().take(n) {
+            if let Some(m) = link(l) {
+                returned += release(m);
+            }
+        }
+    }
+    returned
+}
+
+/// Return cached spans older than the decay delay, and shrink the bounds
+/// of classes that stopped thrashing. Cheap when nothing is due: one clock
+/// read and one compare, at most once per few ms.
+pub fn decay_tick(now: u64) -> usize {
     let delay = DECAY_MS.load(Relaxed);
     let window = thrash_window_ms();
-    let now = os::now_coarse_ms();
     let due = NEXT_DECAY.load(Relaxed);
     if now < due
         || NEXT_DECAY
@@ -276,9 +284,8 @@ pub fn decay_tick() -> usize {
     {
         return 0;
     }
-    // Classes that stopped thrashing get their cache bound back down.
-    for pool in &CLASSES {
-        let mut p = pool.lock();
+    for class in 0..NCLASS {
+        let mut p = class_pool(class);
         if p.limit > 0 && now.saturating_sub(p.last_overflow) > window {
             p.limit /= 2;
         }
@@ -287,9 +294,9 @@ pub fn decay_tick() -> usize {
         return 0;
     }
     let before = COUNTERS.madvise_calls.load(Relaxed);
-    let bytes = purge_where(&|m| now.saturating_sub(m.cached_at.load(Relaxed)) >= delay);
+    let bytes = purge_where(&|m| now.saturating_sub(m.stamp.load(Relaxed)) >= delay);
     let n = COUNTERS.madvise_calls.load(Relaxed) - before;
-    COUNTERS.decayed_slabs.fetch_add(n, Relaxed);
+    COUNTERS.decayed_spans.fetch_add(n, Relaxed);
     bytes
 }
 
@@ -298,74 +305,61 @@ pub fn cached_bytes() -> usize {
     COUNTERS.cached_bytes.load(Relaxed).max(0) as usize
 }
 
+/// Spans waiting in the hot caches.
+pub fn cached_spans() -> usize {
+    (0..NCLASS)
+        .map(|c| counters::class(c).cached_spans.load(Relaxed).max(0) as usize)
+        .sum()
+}
+
 // ---- orphans ----
 
-/// Offer an orphan slab with free space for adoption. The caller holds the
-/// slab's lock and the slab has no owner.
-pub fn offer(m: &'static SlabMeta) {
+/// Offer an orphan span with free space for adoption. The caller holds the
+/// span's lock and the span has no owner.
+fn offer(m: &'static SlabMeta) {
     let class = m.class.load(Relaxed) as usize;
-    let mut p = CLASSES[class].lock();
-    if m.list.load(Relaxed) == LIST_ADOPTABLE {
+    let _p = class_pool(class);
+    if m.list.get() == List::Adoptable {
         return;
     }
-    m.prev.store(0, Relaxed);
-    m.next.store(p.adopt_head, Relaxed);
-    if let Some(h) = link(p.adopt_head) {
-        h.prev.store(link_of(m), Relaxed);
-    }
-    p.adopt_head = link_of(m);
-    m.list.store(LIST_ADOPTABLE, Relaxed);
+    ADOPTABLE[class % NCLASS].push_front(m, List::Adoptable);
 }
 
 /// Withdraw an orphan from the adoption list (it became empty). The caller
-/// holds the slab's lock.
-pub fn withdraw(m: &'static SlabMeta) {
+/// holds the span's lock.
+fn withdraw(m: &'static SlabMeta) {
     let class = m.class.load(Relaxed) as usize;
-    let mut p = CLASSES[class].lock();
-    if m.list.load(Relaxed) != LIST_ADOPTABLE {
-        return;
+    let _p = class_pool(class);
+    if m.list.get() == List::Adoptable {
+        ADOPTABLE[class % NCLASS].unlink(m);
     }
-    unlink_adoptable(&mut p, m);
 }
 
-fn unlink_adoptable(p: &mut ClassPool, m: &'static SlabMeta) {
-    let prev = m.prev.load(Relaxed);
-    let next = m.next.load(Relaxed);
-    match link(prev) {
-        Some(pm) => pm.next.store(next, Relaxed),
-        None => p.adopt_head = next,
-    }
-    if let Some(nm) = link(next) {
-        nm.prev.store(prev, Relaxed);
-    }
-    m.prev.store(0, Relaxed);
-    m.next.store(0, Relaxed);
-    m.list.store(LIST_NONE, Relaxed);
-}
-
-/// Fold an orphan's pending frees in. The caller holds the slab's lock and
-/// the slab has no owner. Reclaims the slab if that emptied it (returns
+/// Fold an orphan's pending frees in. The caller holds the span's lock and
+/// the span has no owner. Reclaims the span if that emptied it (returns
 /// true); otherwise offers it for adoption if it has room in the current
-/// epoch (slabs of past epochs are never allocated from again).
-pub fn fold_orphan(m: &'static SlabMeta) -> bool {
+/// epoch (spans of past epochs are never allocated from again), and queues
+/// its free pages to go back.
+pub fn fold_orphan(m: &'static SlabMeta, era: u64) -> bool {
     crate::diag::check_collected(m.collect(), m);
-    if m.used.load(Relaxed) == 0 {
+    if m.used.load(Relaxed) == 0 && !m.queued.load(SeqCst) {
         withdraw(m);
         reclaim(m);
         return true;
     }
-    if m.has_free() && m.era.load(Relaxed) == crate::epoch::era() {
+    if m.has_free() && m.era.load(Relaxed) == era {
         offer(m);
     }
+    queue_purge(m, os::now_coarse_ms() + purge_delay_default());
     false
 }
 
 /// Collect an orphan's pending frees unless another thread holds its lock:
 /// every holder of an orphan's lock re-checks the pending bits after
 /// unlocking (this loop), so a free that finds the lock busy is never
-/// stranded. Returns the owner if the slab was adopted meanwhile (its new
+/// stranded. Returns the owner if the span was adopted meanwhile (its new
 /// owner must be told).
-pub fn collect_orphan(m: &'static SlabMeta) -> Option<usize> {
+pub fn collect_orphan(m: &'static SlabMeta, era: u64) -> Option<usize> {
     loop {
         if !m.lock.try_lock() {
             return None;
@@ -375,7 +369,7 @@ pub fn collect_orphan(m: &'static SlabMeta) -> Option<usize> {
             m.lock.unlock();
             return Some(o);
         }
-        if m.state.load(Relaxed) != STATE_ACTIVE || fold_orphan(m) {
+        if m.state.get() != State::Active || fold_orphan(m, era) {
             m.lock.unlock();
             return None;
         }
@@ -386,41 +380,38 @@ pub fn collect_orphan(m: &'static SlabMeta) -> Option<usize> {
     }
 }
 
-/// Adopt an orphan slab of `class` from era `era` for the heap at `owner`.
-/// Returns it locked-and-released with `owner` set and its pending frees
-/// folded in; slabs from past eras are dropped from the list on the way
-/// (they only come back once empty).
+/// Adopt an orphan span of `class` from era `era` for the heap at `owner`.
+/// Returns it with `owner` set (its pending frees are the new owner's to
+/// fold in); spans from past eras are dropped from the list on the way
+/// (they come back once empty, and their free pages go back meanwhile).
 pub fn adopt(class: usize, owner: usize, era: u64) -> Option<&'static SlabMeta> {
     loop {
         let m = {
-            let mut p = CLASSES[class].lock();
-            let m = link(p.adopt_head)?;
-            unlink_adoptable(&mut p, m);
-            m
+            let _p = class_pool(class);
+            ADOPTABLE[class % NCLASS].pop_front()?
         };
-        // No class lock is held here, and slab-lock holders only ever take
-        // class locks after the slab lock, so waiting is safe (and skipping
+        // No class lock is held here, and span-lock holders only ever take
+        // class locks after the span lock, so waiting is safe (and skipping
         // would drop an orphan the holder has just re-offered).
         m.lock.lock();
-        let orphan = m.owner.load(Relaxed) == NO_OWNER && m.state.load(Relaxed) == STATE_ACTIVE;
-        if orphan && m.era.load(Relaxed) == era && m.list.load(Relaxed) == LIST_NONE {
+        let orphan = m.owner.load(Relaxed) == NO_OWNER && m.state.get() == State::Active;
+        if orphan && m.era.load(Relaxed) == era && m.list.get() == List::Free {
             m.owner.store(owner, SeqCst);
-            inc(&COUNTERS.classes[class].adopted);
+            inc(&counters::class(class).adopted);
             m.lock.unlock();
-            // The new owner folds in every pending free right after this.
             return Some(m);
         }
-        // Not adoptable (a past epoch's slab, or already taken): while we
+        // Not adoptable (a past epoch's span, or already taken): while we
         // hold its lock we are its collector, and like every holder we
         // re-check the pending bits after unlocking.
-        let reclaimed = orphan && fold_orphan(m);
-        // A slab newer than the caller's era (the caller has not noticed an
+        let reclaimed = orphan && fold_orphan(m, era);
+        // A span newer than the caller's era (the caller has not noticed an
         // advance yet) was just offered again by the fold: stop here rather
         // than pop it again forever; the caller switches epochs next.
         let newer = m.era.load(Relaxed) > era;
         m.lock.unlock();
         if orphan && !reclaimed && m.has_pending() {
-            let _ = collect_orphan(m);
+            let _ = collect_orphan(m, era);
         }
         if newer {
             return None;
@@ -428,7 +419,158 @@ pub fn adopt(class: usize, owner: usize, era: u64) -> Option<&'static SlabMeta> 
     }
 }
 
-/// Class locks, for fork handlers (taken in index order).
-pub fn class_lock(class: usize) -> &'static RawLock {
-    CLASSES[class].raw()
+// ---- delayed purges ----
+
+/// Shards of the purge queue (by span index), each a ring of entries.
+const SHARDS: usize = 8;
+const RING: usize = 1024;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    link: u32,
+    generation: u32,
+    due: u64,
+}
+
+struct Ring {
+    e: [Entry; RING],
+    head: usize,
+    len: usize,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY_RING: SpinLock<Ring> = SpinLock::new(Ring {
+    e: [Entry {
+        link: 0,
+        generation: 0,
+        due: 0,
+    }; RING],
+    head: 0,
+    len: 0,
+});
+static QUEUE: [SpinLock<Ring>; SHARDS] = [EMPTY_RING; SHARDS];
+/// Entries waiting, over all shards.
+static QUEUED: AtomicU64 = AtomicU64::new(0);
+/// Default delay before a thinned-out span's free pages go back.
+static PURGE_MS: AtomicU64 = AtomicU64::new(100);
+
+/// Set the default purge delay (ZSLAB_PURGE_MS).
+pub fn set_purge_delay(ms: u64) {
+    PURGE_MS.store(ms, Relaxed);
+}
+
+/// The default purge delay in ms.
+pub fn purge_delay_default() -> u64 {
+    PURGE_MS.load(Relaxed)
+}
+
+/// Entries waiting in the purge queue.
+pub fn queued_purges() -> u64 {
+    QUEUED.load(Relaxed)
+}
+
+/// Queue span `m` to have its free pages given back at `due` (coarse ms),
+/// unless it is queued already (one entry per span at a time: the entry
+/// looks at the span as it is when due). When the queue is full, the
+/// oldest entry is handled at once.
+pub fn queue_purge(m: &'static SlabMeta, due: u64) {
+    if !pages::returning() || m.purge_queued.load(Relaxed) || m.purge_queued.swap(true, AcqRel) {
+        return;
+    }
+    let l = link_of(m);
+    let shard = &QUEUE[l as usize % SHARDS];
+    let mut overflow = None;
+    {
+        inc(&COUNTERS.lock_purge_queue);
+        let mut r = shard.lock();
+        if r.len >= RING {
+            overflow = Some(r.e[r.head % RING]);
+            r.head = (r.head + 1) % RING;
+            r.len -= 1;
+            QUEUED.fetch_sub(1, Relaxed);
+        }
+        let i = (r.head + r.len) % RING;
+        r.e[i] = Entry {
+            link: l,
+            generation: m.generation.load(Relaxed),
+            due,
+        };
+        r.len += 1;
+    }
+    QUEUED.fetch_add(1, Relaxed);
+    BELL.ring();
+    if let Some(e) = overflow {
+        handle(e);
+    }
+}
+
+/// Handle due entries of the purge queue (all entries when `all`). Returns
+/// the bytes given back. Shards another thread is working on are skipped.
+pub fn purge_due(now: u64, all: bool) -> usize {
+    if QUEUED.load(Relaxed) == 0 {
+        return 0;
+    }
+    let mut returned = 0;
+    for shard in &QUEUE {
+        loop {
+            let e = {
+                let Some(mut r) = shard.try_lock() else { break };
+                inc(&COUNTERS.lock_purge_queue);
+                if r.len == 0 || (!all && r.e[r.head % RING].due > now) {
+                    break;
+                }
+                let e = r.e[r.head % RING];
+                r.head = (r.head + 1) % RING;
+                r.len -= 1;
+                e
+            };
+            QUEUED.fetch_sub(1, Relaxed);
+            returned += handle(e);
+        }
+    }
+    returned
+}
+
+/// The time the oldest entry of the purge queue is due, if any.
+pub fn next_purge_due() -> Option<u64> {
+    if QUEUED.load(Relaxed) == 0 {
+        return None;
+    }
+    let mut best: Option<u64> = None;
+    for shard in &QUEUE {
+        let r = shard.lock();
+        if r.len > 0 {
+            let d = r.e[r.head % RING].due;
+            best = Some(best.map_or(d, |b: u64| b.min(d)));
+        }
+    }
+    best
+}
+
+/// Give back the free pages of the span an entry names, if it is still the
+/// same activation of that span and still in use.
+fn handle(e: Entry) -> usize {
+    let Some(m) = link(e.link) else { return 0 };
+    m.purge_queued.store(false, Release);
+    if m.generation.load(Relaxed) != e.generation {
+        return 0;
+    }
+    m.lock.lock();
+    let out = if m.state.get() == State::Active && m.generation.load(Relaxed) == e.generation {
+        pages::purge_free(m)
+    } else {
+        0
+    };
+    m.lock.unlock();
+    out
+}
+
+/// Class locks and purge-queue shards, for fork handlers (taken in order).
+pub fn for_each_lock(f: &mut dyn FnMut(&RawLock)) {
+    for c in &CLASSES {
+        f(c.raw());
+    }
+    for s in &QUEUE {
+        f(s.raw());
+    }
 }

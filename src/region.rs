@@ -1,17 +1,19 @@
-//! The slab region: one large reservation of address space, cut into 64 KiB
+//! The region: one large reservation of address space, cut into 64 KiB
 //! slabs, plus a parallel array of [`SlabMeta`] in a separate mapping.
 //! Whether a pointer is zslab's is one subtraction and compare; its slab's
 //! metadata is found by shifting the offset. One reservation instead of one
 //! mapping per slab keeps zslab far from `vm.max_map_count`.
 //!
-//! Also owns the pool of unused slabs (never touched, or handed back), from
-//! which every size class draws.
+//! Also owns the free runs: unused slabs, kept as runs of consecutive slabs
+//! (boundary tags in the first and last slab's metadata, size-segregated
+//! lists, neighbours coalesced on release) from which spans and huge blocks
+//! are cut. Slabs beyond the *frontier* have never been used.
 
 use crate::os;
 use crate::sizeclass::{SLAB_SHIFT, SLAB_SIZE};
-use crate::slab::{STATE_FREE, SlabMeta};
+use crate::slab::{SlabMeta, State};
 use crate::sync::SpinLock;
-use core::sync::atomic::{AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 
 /// First byte of the slab area (64 KiB aligned), 0 before initialisation.
 static BASE: AtomicUsize = AtomicUsize::new(0);
@@ -22,14 +24,33 @@ static LEN: AtomicUsize = AtomicUsize::new(0);
 static META: AtomicUsize = AtomicUsize::new(0);
 /// Slabs below this index have been handed out at least once.
 static FRONTIER: AtomicUsize = AtomicUsize::new(0);
+/// Acquisitions of the free-run lock (shared by every thread).
+pub static LOCKS: AtomicU64 = AtomicU64::new(0);
 
-/// Unused slabs that were handed out before (a LIFO stack through
-/// `SlabMeta::next`, as index + 1).
-static POOL: SpinLock<Pool> = SpinLock::new(Pool { head: 0, len: 0 });
+/// Exact lists for runs of 1..=16 slabs, then one list per power of two.
+const EXACT: usize = 16;
+const BUCKETS: usize = EXACT + 40;
 
-struct Pool {
-    head: u32,
-    len: usize,
+struct Runs {
+    /// Heads (links) of the size-segregated lists of free runs.
+    heads: [u32; BUCKETS],
+    /// Slabs in free runs (below the frontier).
+    free_slabs: usize,
+    runs: usize,
+}
+
+static RUNS: SpinLock<Runs> = SpinLock::new(Runs {
+    heads: [0; BUCKETS],
+    free_slabs: 0,
+    runs: 0,
+});
+
+fn bucket(n: usize) -> usize {
+    if n <= EXACT {
+        n.saturating_sub(1)
+    } else {
+        (EXACT + (usize::BITS - n.leading_zeros()) as usize - 5).min(BUCKETS - 1)
+    }
 }
 
 /// Reserve the region: try `want` bytes and halve on failure down to 4 MiB.
@@ -72,7 +93,12 @@ pub fn reserved() -> usize {
     LEN.load(Relaxed)
 }
 
-/// Bytes of the region ever handed out to a size class.
+/// Slabs in the region.
+pub fn slab_count() -> usize {
+    LEN.load(Relaxed) >> SLAB_SHIFT
+}
+
+/// Bytes of the region ever handed out.
 pub fn used_span() -> usize {
     FRONTIER.load(Relaxed) << SLAB_SHIFT
 }
@@ -83,6 +109,18 @@ pub fn frontier() -> usize {
     FRONTIER.load(Relaxed)
 }
 
+/// The metadata of slab `idx`, which the caller has checked is below the
+/// slab count.
+#[inline(always)]
+fn meta_unchecked(idx: usize) -> &'static SlabMeta {
+    let addr = META.load(Relaxed) + idx * core::mem::size_of::<SlabMeta>();
+    // SAFETY: every caller passes idx < slab_count() (from a bounds-checked
+    // region offset or an explicit check), so addr lies inside the metadata
+    // mapping, which is never unmapped; zeroed memory is a valid SlabMeta
+    // (all atomics), and SlabMeta is only accessed through atomics.
+    unsafe { &*(addr as *const SlabMeta) }
+}
+
 /// The slab metadata of pointer `p`, or `None` if `p` is not in the region.
 #[inline(always)]
 pub fn slab_of(p: usize) -> Option<&'static SlabMeta> {
@@ -90,31 +128,30 @@ pub fn slab_of(p: usize) -> Option<&'static SlabMeta> {
     if off >= LEN.load(Relaxed) {
         return None;
     }
-    Some(meta(off >> SLAB_SHIFT))
+    Some(meta_unchecked(off >> SLAB_SHIFT))
 }
 
-/// Whether `p` points into the slab region.
+/// Whether `p` points into the region.
 #[inline(always)]
 pub fn contains(p: usize) -> bool {
     p.wrapping_sub(BASE.load(Relaxed)) < LEN.load(Relaxed)
 }
 
-/// Metadata of slab `idx`.
-#[inline(always)]
-pub fn meta(idx: usize) -> &'static SlabMeta {
-    debug_assert!(idx < LEN.load(Relaxed) >> SLAB_SHIFT);
-    let addr = META.load(Relaxed) + idx * core::mem::size_of::<SlabMeta>();
-    // SAFETY: idx is below the slab count (callers derive it from a region
-    // offset or from a stored index), so addr lies inside the metadata
-    // mapping, which is never unmapped; zeroed memory is a valid SlabMeta
-    // (all atomics), and SlabMeta is only accessed through atomics.
-    unsafe { &*(addr as *const SlabMeta) }
+/// Metadata of slab `idx`, if it exists.
+#[inline]
+pub fn meta(idx: usize) -> Option<&'static SlabMeta> {
+    if idx < slab_count() {
+        Some(meta_unchecked(idx))
+    } else {
+        None
+    }
 }
 
-/// Index of the slab described by `m`.
+/// Index of the slab described by `m` (any `SlabMeta` of the array).
 #[inline]
 pub fn index_of(m: &SlabMeta) -> usize {
-    (m as *const SlabMeta as usize - META.load(Relaxed)) / core::mem::size_of::<SlabMeta>()
+    (m as *const SlabMeta as usize).wrapping_sub(META.load(Relaxed))
+        / core::mem::size_of::<SlabMeta>()
 }
 
 /// Start address of slab `idx`.
@@ -123,14 +160,11 @@ pub fn slab_base(idx: usize) -> usize {
     BASE.load(Relaxed) + (idx << SLAB_SHIFT)
 }
 
-/// Metadata for a stored link (index + 1), or `None` for 0.
+/// Metadata for a stored link (index + 1), or `None` for 0 or a link out
+/// of range.
 #[inline]
 pub fn link(l: u32) -> Option<&'static SlabMeta> {
-    if l == 0 {
-        None
-    } else {
-        Some(meta(l as usize - 1))
-    }
+    meta((l as usize).wrapping_sub(1))
 }
 
 /// The link value (index + 1) naming `m`.
@@ -139,47 +173,224 @@ pub fn link_of(m: &SlabMeta) -> u32 {
     index_of(m) as u32 + 1
 }
 
-/// Take an unused slab: a recycled one if any, else the next never-used
-/// one. `None` when the region is exhausted.
-pub fn take_unused() -> Option<&'static SlabMeta> {
-    {
-        let mut pool = POOL.lock();
-        if let Some(m) = link(pool.head) {
-            pool.head = m.next.load(Relaxed);
-            pool.len -= 1;
-            m.next.store(0, Relaxed);
-            return Some(m);
+/// The head of the span or huge block slab `m` belongs to (`m` itself for
+/// a head or a free slab).
+#[inline]
+pub fn head_of(m: &'static SlabMeta) -> &'static SlabMeta {
+    if m.state.get() == State::Interior {
+        link(m.head.load(Acquire)).unwrap_or(m)
+    } else {
+        m
+    }
+}
+
+/// Metadata of the `k`-th slab of the span headed by `head`.
+#[inline]
+pub fn nth(head: &SlabMeta, k: usize) -> Option<&'static SlabMeta> {
+    meta(index_of(head) + k)
+}
+
+/// Take a run of `n` consecutive unused slabs: from the free runs (best
+/// bucket first, splitting a longer run), else past the frontier. Returns
+/// the first slab's index; the caller sets up every slab of the run (its
+/// ends are marked in use, the rest are stale or `Free`). `None` when the region has no such run.
+pub fn take_run(n: usize) -> Option<usize> {
+    if n == 0 {
+        return None;
+    }
+    LOCKS.fetch_add(1, Relaxed);
+    let mut r = RUNS.lock();
+    for b in bucket(n)..BUCKETS {
+        let mut l = r.heads[b % BUCKETS];
+        // Only the bucket holding `n` itself can hold runs that are too short.
+        let mut scan = 0;
+        while let Some(m) = link(l) {
+            let len = m.span.load(Relaxed) as usize;
+            if len >= n {
+                let idx = index_of(m);
+                unlink_run(&mut r, m, b);
+                if len > n {
+                    put_run(&mut r, idx + n, len - n);
+                }
+                r.free_slabs -= n;
+                claim(idx, n);
+                return Some(idx);
+            }
+            scan += 1;
+            if scan > 64 {
+                break;
+            }
+            l = m.next.load(Relaxed);
         }
     }
-    let nslabs = LEN.load(Relaxed) >> SLAB_SHIFT;
+    drop(r);
+    let nslabs = slab_count();
     let mut cur = FRONTIER.load(Relaxed);
     loop {
-        if cur >= nslabs {
+        if cur + n > nslabs {
             return None;
         }
-        match FRONTIER.compare_exchange_weak(cur, cur + 1, Relaxed, Relaxed) {
-            Ok(_) => return Some(meta(cur)),
+        match FRONTIER.compare_exchange_weak(cur, cur + n, Relaxed, Relaxed) {
+            Ok(_) => return Some(cur),
             Err(now) => cur = now,
         }
     }
 }
 
-/// Return a slab whose pages have been handed back (or kept, with
-/// reclamation off) to the unused pool.
-pub fn put_unused(m: &'static SlabMeta) {
-    m.state.store(STATE_FREE, Release);
-    let mut pool = POOL.lock();
-    m.next.store(pool.head, Relaxed);
-    pool.head = link_of(m);
-    pool.len += 1;
+/// Grow the run `[idx, idx+n)` in place by `extra` slabs, if the slabs
+/// right after it are unused. Returns whether it did (the new slabs are
+/// `Free`; the caller sets them up).
+pub fn extend_run(idx: usize, n: usize, extra: usize) -> bool {
+    let next = idx + n;
+    LOCKS.fetch_add(1, Relaxed);
+    let mut r = RUNS.lock();
+    if let Some(m) = meta(next) {
+        if next < FRONTIER.load(Relaxed) && m.state.get() == State::Free {
+            let len = m.span.load(Relaxed) as usize;
+            if link(m.head.load(Relaxed)).map(index_of) != Some(next) || len < extra {
+                return false;
+            }
+            unlink_run(&mut r, m, bucket(len));
+            if len > extra {
+                put_run(&mut r, next + extra, len - extra);
+            }
+            r.free_slabs -= extra;
+            claim(next, extra);
+            return true;
+        }
+    }
+    drop(r);
+    // At the frontier: claim fresh slabs.
+    next + extra <= slab_count()
+        && FRONTIER
+            .compare_exchange(next, next + extra, Relaxed, Relaxed)
+            .is_ok()
 }
 
-/// Slabs in the unused pool.
-pub fn unused_count() -> usize {
-    POOL.lock().len
+/// Return the run `[idx, idx+n)` to the free runs, merging it with free
+/// neighbours. Its pages have been handed back (or kept, per the
+/// reclamation policy: resident bits say which).
+pub fn free_run(idx: usize, n: usize) {
+    if n == 0 {
+        return;
+    }
+    for i in idx..idx + n {
+        if let Some(m) = meta(i) {
+            m.state.store(State::Free, Release);
+            m.owner.store(0, Relaxed);
+        }
+    }
+    LOCKS.fetch_add(1, Relaxed);
+    let mut r = RUNS.lock();
+    r.free_slabs += n;
+    let (mut start, mut len) = (idx, n);
+    // The slab before us, if free, is the last slab of a free run.
+    if let Some(prev) = start.checked_sub(1).and_then(meta) {
+        if prev.state.get() == State::Free {
+            if let Some(h) = link(prev.head.load(Relaxed)) {
+                let hl = h.span.load(Relaxed) as usize;
+                if h.state.get() == State::Free && index_of(h) + hl == start {
+                    unlink_run(&mut r, h, bucket(hl));
+                    start = index_of(h);
+                    len += hl;
+                }
+            }
+        }
+    }
+    // The slab after us, if free, is the first slab of a free run.
+    if start + len < FRONTIER.load(Relaxed) {
+        if let Some(nx) = meta(start + len) {
+            let nl = nx.span.load(Relaxed) as usize;
+            if nx.state.get() == State::Free
+                && link(nx.head.load(Relaxed)).map(index_of) == Some(start + len)
+            {
+                unlink_run(&mut r, nx, bucket(nl));
+                len += nl;
+            }
+        }
+    }
+    put_run(&mut r, start, len);
 }
 
-/// The pool's lock, for fork handlers.
-pub fn pool_lock() -> &'static crate::sync::RawLock {
-    POOL.raw()
+/// Mark the ends of a run just taken as in use (interior of a block headed
+/// by its first slab) before the free-run lock is dropped, so that a
+/// neighbour released meanwhile does not take it for a free run. A caller
+/// that gives back part of a run it took claims the part it keeps first.
+pub fn claim(idx: usize, n: usize) {
+    let me = idx as u32 + 1;
+    for i in [idx, idx + n - 1] {
+        if let Some(m) = meta(i) {
+            m.head.store(me, Relaxed);
+            m.state.store(State::Interior, Release);
+        }
+    }
+}
+
+/// Tag `[idx, idx+len)` as a free run and list it.
+fn put_run(r: &mut Runs, idx: usize, len: usize) {
+    let (Some(first), Some(last)) = (meta(idx), meta(idx + len - 1)) else {
+        return;
+    };
+    let me = idx as u32 + 1;
+    for m in [first, last] {
+        m.span.store(len as u32, Relaxed);
+        m.head.store(me, Relaxed);
+        m.state.store(State::Free, Release);
+    }
+    let b = bucket(len) % BUCKETS;
+    first.prev.store(0, Relaxed);
+    first.next.store(r.heads[b], Relaxed);
+    if let Some(h) = link(r.heads[b]) {
+        h.prev.store(me, Relaxed);
+    }
+    r.heads[b] = me;
+    r.runs += 1;
+}
+
+fn unlink_run(r: &mut Runs, m: &SlabMeta, b: usize) {
+    let b = b % BUCKETS;
+    let prev = m.prev.load(Relaxed);
+    let next = m.next.load(Relaxed);
+    match link(prev) {
+        Some(p) => p.next.store(next, Relaxed),
+        None => r.heads[b] = next,
+    }
+    if let Some(n) = link(next) {
+        n.prev.store(prev, Relaxed);
+    }
+    m.prev.store(0, Relaxed);
+    m.next.store(0, Relaxed);
+    // No longer a tagged run head (a later neighbour check must not see
+    // a stale tag naming a slab that is now in use).
+    m.head.store(0, Relaxed);
+    r.runs -= 1;
+}
+
+/// Slabs in free runs, and the number of runs.
+pub fn free_stats() -> (usize, usize) {
+    let r = RUNS.lock();
+    (r.free_slabs, r.runs)
+}
+
+/// The free-run lock, for fork handlers.
+pub fn runs_lock() -> &'static crate::sync::RawLock {
+    RUNS.raw()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_monotonic() {
+        assert_eq!(bucket(1), 0);
+        assert_eq!(bucket(16), 15);
+        assert_eq!(bucket(17), 16);
+        assert_eq!(bucket(31), 16);
+        assert_eq!(bucket(32), 17);
+        assert_eq!(bucket(1 << 20), 32);
+        for n in 1..5000 {
+            assert!(bucket(n) <= bucket(n + 1));
+        }
+    }
 }

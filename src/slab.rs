@@ -1,92 +1,198 @@
-//! A slab: 64 KiB of the reserved region holding objects of one size class
-//! and one epoch, described by a [`SlabMeta`] that lives in a separate
-//! metadata array, never on the user pages (a buffer overflow cannot reach
-//! it and `madvise` cannot erase it).
+//! Slab metadata. The region is cut into 64 KiB slabs, each described by a
+//! [`SlabMeta`] that lives in a separate metadata array, never on the user
+//! pages (a buffer overflow cannot reach it and `madvise` cannot erase it).
+//! A *span* is one or more consecutive slabs serving one size class and one
+//! epoch (small classes: one slab; medium classes: 2 to 128); its first
+//! slab's metadata, the *head*, holds the span's allocation state, and every
+//! other slab of it is `Interior` and names its head.
 //!
 //! Allocation state is a bitmap, one bit per object (1 = free), so every
 //! double or invalid free is detected exactly. The bitmap belongs to the
-//! slab's *collector*: its owning thread heap, or whoever holds the slab lock
-//! while the slab has no owner. Other threads never write it: a free from a
-//! foreign thread sets the object's bit in a second, atomic `pend` bitmap (and
-//! a summary bit naming the word); the collector later folds those bits in.
-//! All owner-side accesses are relaxed loads and stores (plain moves), so the
+//! span's *collector*: its owning thread heap, or whoever holds the span lock
+//! while the span has no owner. Other threads never write it: a free from a
+//! foreign thread sets the object's bit in a second, atomic `pend` bitmap
+//! (and a summary bit naming the word); the collector later folds those bits
+//! in. Owner-side accesses are relaxed loads and stores (plain moves), so the
 //! same-thread paths take no lock and no atomic read-modify-write.
+//!
+//! Handing objects out of the bitmap ([`SlabMeta::take`]) happens under the
+//! span lock, so any thread holding the lock may compute which pages hold
+//! no live object ([`SlabMeta::free_pages`]) and give them back to the OS:
+//! the bitmaps only ever gain free bits while the lock is held.
 
-use crate::os::PAGE;
-use crate::sizeclass::{BITMAP_WORDS, SLAB_SIZE, class_capacity, class_magic, class_size};
+use crate::os::{PAGE, PAGE_SHIFT};
+use crate::sizeclass::{
+    BITMAP_WORDS, SLAB_PAGES, class_capacity, class_magic, class_shift, class_size, span_slabs,
+};
 use crate::sync::RawLock;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::Ordering::*;
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicUsize};
 
-/// The slab is unused: never touched, or its pages were handed back.
-pub const STATE_FREE: u8 = 0;
-/// The slab serves a size class (owned by a heap, or orphaned).
-pub const STATE_ACTIVE: u8 = 1;
-/// The slab is empty and waits in its class's hot cache.
-pub const STATE_CACHED: u8 = 2;
-
-/// `owner` of a slab that no heap owns (orphaned, cached or unused). Never
-/// a heap address and never a TLS slot value, so the free fast path needs
-/// only one compare to know it is not the owner.
+/// `owner` of a span no heap owns (orphaned, cached, free, huge). Never a
+/// heap address and never a TLS slot value, so the free fast path needs
+/// only one compare to know it is not the owner. Interior slabs keep 0.
 pub const NO_OWNER: usize = 2;
 
-/// Which list a slab is on (meaning depends on its state and owner).
-pub const LIST_NONE: u8 = 0;
-/// A heap's current allocation slab for its class.
-pub const LIST_CURRENT: u8 = 1;
-/// A heap's partially used slabs of the current epoch.
-pub const LIST_PARTIAL: u8 = 2;
-/// A heap's full slabs of the current epoch.
-pub const LIST_FULL: u8 = 3;
-/// A heap's slabs of past epochs: never allocated from again.
-pub const LIST_RETIRED: u8 = 4;
-/// An orphan slab offered for adoption in its class's pool.
-pub const LIST_ADOPTABLE: u8 = 5;
+/// Bytes of objects a heap's bin takes out of a bitmap at a time (at least
+/// one object): pages are marked resident when their objects are taken, so
+/// this bounds how far the accounting runs ahead of real use.
+pub const TAKE_BYTES: usize = 64 << 10;
 
-/// Off-page metadata of one slab. Fields in the first cache line are touched
-/// by the collector on the fast paths; the second line holds what other
-/// threads write; then the two bitmaps.
+macro_rules! atomic_enum {
+    ($(#[$m:meta])* $name:ident, $atomic:ident { $($(#[$vm:meta])* $v:ident = $n:literal,)* }) => {
+        $(#[$m])*
+        #[repr(u8)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name { $($(#[$vm])* $v = $n,)* }
+
+        /// An atomic cell holding a
+        #[doc = concat!("[`", stringify!($name), "`]")]
+        /// : only whole values are ever stored, so every load is one of them.
+        pub struct $atomic(AtomicU8);
+
+        impl $atomic {
+            pub const fn new(v: $name) -> Self {
+                $atomic(AtomicU8::new(v as u8))
+            }
+            #[inline(always)]
+            pub fn get(&self) -> $name {
+                self.load(Relaxed)
+            }
+            #[inline(always)]
+            pub fn load(&self, o: core::sync::atomic::Ordering) -> $name {
+                match self.0.load(o) {
+                    $($n => $name::$v,)*
+                    // Unreachable: stores take a $name.
+                    _ => $name::Free,
+                }
+            }
+            #[inline(always)]
+            pub fn set(&self, v: $name) {
+                self.0.store(v as u8, Relaxed)
+            }
+            #[inline(always)]
+            pub fn store(&self, v: $name, o: core::sync::atomic::Ordering) {
+                self.0.store(v as u8, o)
+            }
+            /// Replace `current` by `new` atomically; the value found on failure.
+            pub fn compare_exchange(
+                &self,
+                current: $name,
+                new: $name,
+                success: core::sync::atomic::Ordering,
+                failure: core::sync::atomic::Ordering,
+            ) -> Result<$name, $name> {
+                let conv = |x: u8| match x {
+                    $($n => $name::$v,)*
+                    _ => $name::Free,
+                };
+                self.0
+                    .compare_exchange(current as u8, new as u8, success, failure)
+                    .map(conv)
+                    .map_err(conv)
+            }
+        }
+    };
+}
+
+atomic_enum! {
+    /// What a slab is used for.
+    State, AtomicState {
+        /// Unused: in the region's free runs, or never touched.
+        Free = 0,
+        /// Head of a span serving a size class (owned by a heap, or orphaned).
+        Active = 1,
+        /// Head of an empty span waiting in its class's hot cache.
+        Cached = 2,
+        /// A non-head slab of a span or huge block; `head` names the head.
+        Interior = 3,
+        /// Head of a live huge block.
+        Huge = 4,
+        /// Head of a freed huge block waiting in the huge cache.
+        HugeCached = 5,
+    }
+}
+
+atomic_enum! {
+    /// Which list an active span is on. Owner heaps keep the first five;
+    /// the pool keeps adoptable orphans.
+    List, AtomicList {
+        /// On no list (orphan not offered, or in transit).
+        Free = 0,
+        /// A heap's current allocation span for its class.
+        Current = 1,
+        /// A heap's partially used spans of the current epoch.
+        Partial = 2,
+        /// A heap's full spans of the current epoch.
+        Full = 3,
+        /// A heap's spans of past epochs.
+        Retired = 4,
+        /// An orphan offered for adoption.
+        Adoptable = 5,
+    }
+}
+
+/// Off-page metadata of one slab. Line 0 is touched by the collector on the
+/// fast paths; line 1 holds what other threads write and what changes only
+/// at activation; then the two bitmaps.
 #[repr(C, align(128))]
 pub struct SlabMeta {
     // ---- line 0: collector-owned, hot ----
-    /// Address of object 0.
+    /// Address of object 0 (the span's first byte).
     pub base: AtomicUsize,
-    /// The owning heap's address, or [`NO_OWNER`] (0 if never used).
-    /// Changes only under `lock`.
+    /// The owning heap's address, or [`NO_OWNER`] (0 for interior slabs
+    /// and slabs never used). Changes only under `lock`.
     pub owner: AtomicUsize,
-    /// First bitmap word that may hold a free bit.
-    pub cursor: AtomicU32,
-    /// Objects allocated and not yet folded back as free.
+    /// Objects handed out of the bitmap and not yet folded back as free.
     pub used: AtomicU32,
+    /// The owner's free path takes its slow path when `used` falls to or
+    /// below this (emptying, thinning out, leaving the full list).
+    pub mark: AtomicU32,
     pub size: AtomicU32,
     pub magic: AtomicU32,
     pub cap: AtomicU32,
-    /// Bytes from the slab start whose pages have been touched (page
-    /// rounded): the slab's committed memory.
-    pub touched: AtomicU32,
-    /// Objects made available so far: the bitmap is filled in steps of
-    /// [`CARVE_BYTES`], so committed memory follows actual use.
-    pub carved: AtomicU32,
+    /// First bitmap word that may hold a free bit.
+    pub cursor: AtomicU32,
+    pub shift: AtomicU8,
+    pub class: AtomicU8,
+    pub epoch: AtomicU8,
+    pub state: AtomicState,
+    pub list: AtomicList,
+    /// Occupancy band of a partial span (0 = fullest).
+    pub band: AtomicU8,
+    /// Pages of this slab that may be resident (bit per page).
+    pub resident: AtomicU16,
+    /// Slabs in the span, huge block or free run (valid in heads, and in
+    /// the last slab of a free run).
+    pub span: AtomicU32,
+    /// Link (index + 1) of the head slab; a head names itself.
+    pub head: AtomicU32,
     /// Intrusive list links, as slab index + 1 (0 = none).
     pub prev: AtomicU32,
     pub next: AtomicU32,
-    pub class: AtomicU8,
-    pub epoch: AtomicU8,
-    pub list: AtomicU8,
-    pub state: AtomicU8,
-    /// Era the slab's objects were allocated in (see `epoch`).
-    pub era: AtomicU64,
-    // ---- line 1: written by other threads ----
+    // ---- line 1: written by other threads, or at activation ----
     /// Bit w set: `pend[w]` may hold remote frees.
     pub summary: AtomicU64,
-    /// Time (coarse ms) the slab entered its class cache.
-    pub cached_at: AtomicU64,
+    /// Era the span's objects were allocated in (see `epoch`).
+    pub era: AtomicU64,
+    /// Coarse ms of the last lifecycle event: cached, retired, or a mark
+    /// event (the span thinned out).
+    pub stamp: AtomicU64,
+    /// Coarse ms of the last time pages of the span went back to the OS.
+    pub purged_at: AtomicU64,
+    /// Activations of the span (delayed purges name the one they meant).
+    pub generation: AtomicU32,
     /// Link in a heap's remote-free notification stack (index + 1).
     pub qnext: AtomicU32,
-    /// The slab sits in some heap's notification stack.
+    /// The span sits in some heap's notification stack, or in a helper's
+    /// hands on its way back there.
     pub queued: AtomicBool,
-    /// Collector lock for orphans and for ownership changes.
+    /// The span has an entry in the delayed purge queue.
+    pub purge_queued: AtomicBool,
+    /// Collector lock: orphans, ownership changes, taking objects out of
+    /// the bitmap, and giving pages back.
     pub lock: RawLock,
-    _pad: [u8; 38],
+    _pad: [u8; 17],
     /// 1 = free, per object.
     pub bm: [AtomicU64; BITMAP_WORDS],
     /// 1 = freed by another thread, not yet folded into `bm`.
@@ -94,17 +200,15 @@ pub struct SlabMeta {
 }
 
 const _: () = assert!(core::mem::size_of::<SlabMeta>() % 128 == 0);
-
-/// Bytes of objects carved at a time.
-pub const CARVE_BYTES: usize = 16 << 10;
 const _: () = assert!(core::mem::offset_of!(SlabMeta, summary) == 64);
+const _: () = assert!(core::mem::offset_of!(SlabMeta, bm) == 128);
 
-/// Why a free was refused.
+/// Why a free (or another call taking a pointer) was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FreeError {
-    /// The object is already free.
+    /// The block is already free.
     DoubleFree,
-    /// The pointer is not the start of an object of a live slab.
+    /// The pointer is not the start of a block zslab handed out.
     Invalid,
 }
 
@@ -119,6 +223,15 @@ pub struct Collected {
     pub double_addr: usize,
 }
 
+/// Objects taken out of a bitmap by [`SlabMeta::take`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Taken {
+    /// Bitmap word.
+    pub word: usize,
+    /// The free objects taken (bits of that word).
+    pub bits: u64,
+}
+
 impl SlabMeta {
     /// An all-zero slab: no free bits, so allocation from it always falls to
     /// the slow path. Heaps point their empty bins at one of these.
@@ -126,85 +239,68 @@ impl SlabMeta {
         SlabMeta {
             base: AtomicUsize::new(0),
             owner: AtomicUsize::new(0),
-            cursor: AtomicU32::new(0),
             used: AtomicU32::new(0),
+            mark: AtomicU32::new(0),
             size: AtomicU32::new(0),
             magic: AtomicU32::new(0),
             cap: AtomicU32::new(0),
-            touched: AtomicU32::new(0),
-            carved: AtomicU32::new(0),
-            prev: AtomicU32::new(0),
-            next: AtomicU32::new(0),
+            cursor: AtomicU32::new(0),
+            shift: AtomicU8::new(0),
             class: AtomicU8::new(0),
             epoch: AtomicU8::new(0),
-            list: AtomicU8::new(0),
-            state: AtomicU8::new(STATE_FREE),
-            era: AtomicU64::new(0),
+            state: AtomicState::new(State::Free),
+            list: AtomicList::new(List::Free),
+            band: AtomicU8::new(0),
+            resident: AtomicU16::new(0),
+            span: AtomicU32::new(0),
+            head: AtomicU32::new(0),
+            prev: AtomicU32::new(0),
+            next: AtomicU32::new(0),
             summary: AtomicU64::new(0),
-            cached_at: AtomicU64::new(0),
+            era: AtomicU64::new(0),
+            stamp: AtomicU64::new(0),
+            purged_at: AtomicU64::new(0),
+            generation: AtomicU32::new(0),
             qnext: AtomicU32::new(0),
             queued: AtomicBool::new(false),
+            purge_queued: AtomicBool::new(false),
             lock: RawLock::new(),
-            _pad: [0; 38],
+            _pad: [0; 17],
             bm: [const { AtomicU64::new(0) }; BITMAP_WORDS],
             pend: [const { AtomicU64::new(0) }; BITMAP_WORDS],
         }
     }
 
-    /// Prepare the slab at `base` to serve class `class`: no object carved
-    /// yet except the first step. Its committed bytes (`touched`) are kept:
-    /// pages not handed back are still resident. Returns the bytes newly
-    /// committed. The caller is the slab's only user at this point.
-    pub fn format(&self, base: usize, class: usize) -> usize {
+    /// Prepare this head slab to serve class `class` from a span starting at
+    /// `base`: every object free, no remote free pending. Resident pages are
+    /// kept (a span reused from a hot cache keeps its pages). The caller is
+    /// the span's only user and has set up its interior slabs.
+    pub fn format(&self, base: usize, class: usize) {
         let cap = class_capacity(class);
         self.base.store(base, Relaxed);
         self.size.store(class_size(class) as u32, Relaxed);
         self.magic.store(class_magic(class), Relaxed);
+        self.shift.store(class_shift(class) as u8, Relaxed);
         self.cap.store(cap as u32, Relaxed);
         self.class.store(class as u8, Relaxed);
+        self.span.store(span_slabs(class) as u32, Relaxed);
         self.cursor.store(0, Relaxed);
         self.used.store(0, Relaxed);
-        self.carved.store(0, Relaxed);
+        self.mark.store(0, Relaxed);
         self.summary.store(0, Relaxed);
+        self.generation
+            .store(self.generation.load(Relaxed).wrapping_add(1), Relaxed);
         for w in 0..BITMAP_WORDS {
-            self.bm[w].store(0, Relaxed);
-            self.pend[w].store(0, Relaxed);
-        }
-        self.carve()
-    }
-
-    /// Make the next [`CARVE_BYTES`] worth of objects available (at least
-    /// one). Returns the bytes newly committed, or `None` when every object
-    /// is carved already. Collector only.
-    fn carve(&self) -> usize {
-        let cap = self.cap.load(Relaxed) as usize;
-        let size = self.size.load(Relaxed) as usize;
-        let from = self.carved.load(Relaxed) as usize;
-        let to = (from + (CARVE_BYTES / size).max(1)).min(cap);
-        let mut i = from;
-        while i < to {
-            let w = i / 64;
-            let hi = to.min((w + 1) * 64);
-            let n = hi - i;
-            let bits = if n == 64 {
+            let lo = w * 64;
+            let bits = if lo >= cap {
+                0
+            } else if cap - lo >= 64 {
                 u64::MAX
             } else {
-                ((1u64 << n) - 1) << (i % 64)
+                (1u64 << (cap - lo)) - 1
             };
-            self.bm[w].store(self.bm[w].load(Relaxed) | bits, Relaxed);
-            i = hi;
-        }
-        self.carved.store(to as u32, Relaxed);
-        if ((from / 64) as u32) < self.cursor.load(Relaxed) {
-            self.cursor.store((from / 64) as u32, Relaxed);
-        }
-        let end = (to * size).next_multiple_of(PAGE).min(SLAB_SIZE);
-        let old = self.touched.load(Relaxed) as usize;
-        if end > old {
-            self.touched.store(end as u32, Relaxed);
-            end - old
-        } else {
-            0
+            self.bm[w].store(bits, Relaxed);
+            self.pend[w].store(0, Relaxed);
         }
     }
 
@@ -214,62 +310,86 @@ impl SlabMeta {
         &self.bm[w & (BITMAP_WORDS - 1)]
     }
 
-    /// Take the free objects of the next bitmap word that has any, carving
-    /// more objects when the carved ones are all in use: returns (word
-    /// index, its free bits, bytes newly committed), or `None` when the slab
-    /// is full. The bits leave the bitmap (the caller's bin holds them) and
-    /// count as used until given back with [`SlabMeta::return_word`].
-    /// Collector only.
-    pub fn take_word(&self) -> Option<(usize, u64, usize)> {
-        let mut committed = 0;
-        loop {
-            let words = (self.carved.load(Relaxed) as usize).div_ceil(64);
-            let start = self.cursor.load(Relaxed) as usize;
-            for w in start..words {
-                let x = self.word(w).load(Relaxed);
-                if x != 0 {
-                    self.word(w).store(0, Relaxed);
-                    self.cursor.store(w as u32, Relaxed);
-                    self.used
-                        .store(self.used.load(Relaxed) + x.count_ones(), Relaxed);
-                    return Some((w, x, committed));
-                }
-            }
-            self.cursor.store(words as u32, Relaxed);
-            if self.carved.load(Relaxed) >= self.cap.load(Relaxed) {
-                return None;
-            }
-            committed += self.carve();
-        }
+    #[inline(always)]
+    fn pend_word(&self, w: usize) -> &AtomicU64 {
+        &self.pend[w & (BITMAP_WORDS - 1)]
     }
 
-    /// Give back free objects of word `w` taken with [`SlabMeta::take_word`].
-    /// Returns the objects still in use. Collector only.
-    pub fn return_word(&self, w: usize, bits: u64) -> u32 {
+    /// Objects of word `w` whose pages are covered by `bits`, as an object
+    /// index range (first, last inclusive).
+    fn object_range(w: usize, bits: u64) -> (usize, usize) {
+        let first = w * 64 + bits.trailing_zeros() as usize;
+        let last = w * 64 + 63 - bits.leading_zeros() as usize;
+        (first, last)
+    }
+
+    /// Take free objects out of the bitmap: the lowest free bits of the
+    /// lowest word that has any, at most [`TAKE_BYTES`] worth (at least one
+    /// object). They leave the bitmap (the caller's bin holds them) and
+    /// count as used until given back with [`SlabMeta::give_back`]. `None`
+    /// when the span is full. Collector only, with `lock` held.
+    pub fn take(&self) -> Option<Taken> {
+        let cap = self.cap.load(Relaxed) as usize;
+        let words = cap.div_ceil(64).min(BITMAP_WORDS);
+        let size = (self.size.load(Relaxed) as usize).max(1);
+        let most = (TAKE_BYTES / size).clamp(1, 64);
+        let mut w = self.cursor.load(Relaxed) as usize;
+        while w < words {
+            let x = self.word(w).load(Relaxed);
+            if x != 0 {
+                let bits = lowest_bits(x, most);
+                self.word(w).store(x & !bits, Relaxed);
+                self.cursor.store(w as u32, Relaxed);
+                self.used
+                    .store(self.used.load(Relaxed) + bits.count_ones(), Relaxed);
+                return Some(Taken { word: w, bits });
+            }
+            w += 1;
+        }
+        self.cursor.store(words as u32, Relaxed);
+        None
+    }
+
+    /// Pages (span-relative indices, first and last inclusive) that the
+    /// objects `t` occupy.
+    pub fn pages_of(&self, t: Taken) -> (usize, usize) {
+        let size = self.size.load(Relaxed) as usize;
+        let (first, last) = Self::object_range(t.word, t.bits);
+        (
+            (first * size) >> PAGE_SHIFT,
+            ((last + 1) * size - 1) >> PAGE_SHIFT,
+        )
+    }
+
+    /// Give back free objects `bits` of word `w` taken with
+    /// [`SlabMeta::take`]. Returns the objects still in use. Collector only.
+    pub fn give_back(&self, w: usize, bits: u64) -> u32 {
         let x = self.word(w).load(Relaxed);
         self.word(w).store(x | bits, Relaxed);
         if (w as u32) < self.cursor.load(Relaxed) {
             self.cursor.store(w as u32, Relaxed);
         }
-        let u = self.used.load(Relaxed) - bits.count_ones();
+        let u = self.used.load(Relaxed).wrapping_sub(bits.count_ones());
         self.used.store(u, Relaxed);
         u
     }
 
     /// Locate the object at `p`: (bitmap word, bit mask), or `None` if `p`
-    /// is not the start of an object of this slab.
+    /// is not the start of an object of this span.
     #[inline(always)]
     pub fn locate(&self, p: usize) -> Option<(usize, u64)> {
-        // Slabs are SLAB_SIZE-aligned and `p` lies in this slab's range.
-        let off = p & (SLAB_SIZE - 1);
-        let i = ((off as u64 * self.magic.load(Relaxed) as u64) >> 32) as usize;
-        if i * self.size.load(Relaxed) as usize != off || i >= self.carved.load(Relaxed) as usize {
+        let off = p.wrapping_sub(self.base.load(Relaxed));
+        let q = (off >> (self.shift.load(Relaxed) & 31)) as u64;
+        let i = ((q * self.magic.load(Relaxed) as u64) >> 32) as usize;
+        if i.wrapping_mul(self.size.load(Relaxed) as usize) != off
+            || i >= self.cap.load(Relaxed) as usize
+        {
             return None;
         }
         Some((i >> 6, 1u64 << (i & 63)))
     }
 
-    /// Free object (`w`, `b`) (from [`SlabMeta::locate`]) as the slab's
+    /// Free object (`w`, `b`) (from [`SlabMeta::locate`]) as the span's
     /// collector. Returns the objects still in use afterwards.
     #[inline(always)]
     pub fn free_bit(&self, w: usize, b: u64) -> Result<u32, FreeError> {
@@ -281,12 +401,12 @@ impl SlabMeta {
         if (w as u32) < self.cursor.load(Relaxed) {
             self.cursor.store(w as u32, Relaxed);
         }
-        let u = self.used.load(Relaxed) - 1;
+        let u = self.used.load(Relaxed).wrapping_sub(1);
         self.used.store(u, Relaxed);
         Ok(u)
     }
 
-    /// Free the object at `p` as the slab's collector (when no bin holds
+    /// Free the object at `p` as the span's collector (when no bin holds
     /// its word). Returns the objects still in use afterwards.
     pub fn free_local(&self, p: usize) -> Result<u32, FreeError> {
         let (w, b) = self.locate(p).ok_or(FreeError::Invalid)?;
@@ -299,19 +419,25 @@ impl SlabMeta {
     /// Record a free of `p` by a thread that is not the collector (see
     /// [`SlabMeta::free_remote_bit`]).
     pub fn free_remote(&self, p: usize) -> Result<(), FreeError> {
-        self.check_live_slab()?;
+        self.check_live()?;
         let (w, b) = self.locate(p).ok_or(FreeError::Invalid)?;
         self.free_remote_bit(w, b)
     }
 
-    /// Refuse frees into a slab that has no live object.
-    pub fn check_live_slab(&self) -> Result<(), FreeError> {
+    /// Refuse pointers into a span that holds no allocated object.
+    pub fn check_live(&self) -> Result<(), FreeError> {
         match self.state.load(Acquire) {
-            STATE_ACTIVE => Ok(()),
-            // An empty cached slab: every object is already free.
-            STATE_CACHED => Err(FreeError::DoubleFree),
+            State::Active => Ok(()),
+            // An empty cached span: every object is already free.
+            State::Cached => Err(FreeError::DoubleFree),
             _ => Err(FreeError::Invalid),
         }
+    }
+
+    /// Whether object (`w`, `b`) is free in the bitmap or pending as a
+    /// remote free (as seen by any thread; exact for the collector).
+    pub fn is_free_here(&self, w: usize, b: u64) -> bool {
+        self.word(w).load(Acquire) & b != 0 || self.is_pending(w, b)
     }
 
     /// Record a free of object (`w`, `b`) by a thread that is not the
@@ -361,11 +487,11 @@ impl SlabMeta {
         while sum != 0 {
             let w = sum.trailing_zeros() as usize;
             sum &= sum - 1;
-            let bits = self.pend[w].swap(0, SeqCst);
+            let bits = self.pend_word(w).swap(0, SeqCst);
             if bits == 0 {
                 continue;
             }
-            let x = self.bm[w].load(Relaxed);
+            let x = self.word(w).load(Relaxed);
             let dup = bits & x;
             if dup != 0 {
                 out.doubles += dup.count_ones();
@@ -373,13 +499,13 @@ impl SlabMeta {
                 out.double_addr = self.base.load(Relaxed) + i * self.size.load(Relaxed) as usize;
             }
             let fresh = bits & !x;
-            self.bm[w].store(x | fresh, Relaxed);
+            self.word(w).store(x | fresh, Relaxed);
             out.freed += fresh.count_ones();
             low = low.min(w as u32);
         }
         if out.freed > 0 {
             self.used
-                .store(self.used.load(Relaxed) - out.freed, Relaxed);
+                .store(self.used.load(Relaxed).wrapping_sub(out.freed), Relaxed);
             if low < self.cursor.load(Relaxed) {
                 self.cursor.store(low, Relaxed);
             }
@@ -387,53 +513,122 @@ impl SlabMeta {
         out
     }
 
-    /// Objects in use as seen from any thread: allocated and not freed,
-    /// counting remote frees not yet folded in as freed. Approximate while
-    /// threads run (for statistics).
-    pub fn live_estimate(&self) -> u32 {
+    /// Objects pending as remote frees (for statistics and policy; racy).
+    pub fn pending_count(&self) -> u32 {
         let mut pending = 0;
         let mut sum = self.summary.load(Relaxed);
         while sum != 0 {
             let w = sum.trailing_zeros() as usize;
             sum &= sum - 1;
-            pending += self.pend[w].load(Relaxed).count_ones();
+            pending += self.pend_word(w).load(Relaxed).count_ones();
         }
-        self.used.load(Relaxed).saturating_sub(pending)
+        pending
     }
 
-    /// Whether the slab can still hand out an object. Collector only.
+    /// Objects in use as seen from any thread: handed out and not freed,
+    /// counting remote frees not yet folded in as freed. Approximate while
+    /// threads run (for statistics).
+    pub fn live_estimate(&self) -> u32 {
+        self.used.load(Relaxed).saturating_sub(self.pending_count())
+    }
+
+    /// Whether the span can still hand out an object. Collector only.
     pub fn has_free(&self) -> bool {
         self.used.load(Relaxed) < self.cap.load(Relaxed)
     }
 
-    /// Usable size of the objects of this slab.
+    /// Usable size of the objects of this span.
     #[inline(always)]
     pub fn object_size(&self) -> usize {
         self.size.load(Relaxed) as usize
     }
+
+    /// Whether objects `first..=last` are all free (in the bitmap or
+    /// pending as remote frees).
+    fn all_free(&self, first: usize, last: usize) -> bool {
+        let mut i = first;
+        while i <= last {
+            let w = i >> 6;
+            let lo = i & 63;
+            let hi = if last >> 6 == w { last & 63 } else { 63 };
+            let want = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
+            let have = self.word(w).load(Relaxed) | self.pend_word(w).load(Relaxed);
+            if have & want != want {
+                return false;
+            }
+            i = (w + 1) << 6;
+        }
+        true
+    }
+
+    /// Of the pages of slab `k` of this span (span-relative slab index),
+    /// those that hold no live object: every object overlapping the page is
+    /// free (objects straddling a page boundary count for both pages).
+    /// Pages past the last object are free. Call with `lock` held (so no
+    /// object can be handed out meanwhile); other threads may only add free
+    /// bits, which makes the answer conservative, never wrong.
+    pub fn free_pages(&self, k: usize) -> u16 {
+        let size = self.size.load(Relaxed) as usize;
+        let cap = self.cap.load(Relaxed) as usize;
+        if size == 0 {
+            return 0;
+        }
+        let sh = self.shift.load(Relaxed) & 31;
+        let magic = self.magic.load(Relaxed) as u64;
+        let index = |off: usize| (((off >> sh) as u64 * magic) >> 32) as usize;
+        let mut out = 0u16;
+        for j in 0..SLAB_PAGES {
+            let start = (k * SLAB_PAGES + j) * PAGE;
+            let first = index(start);
+            if first >= cap {
+                out |= 1 << j;
+                continue;
+            }
+            let last = index(start + PAGE - 1).min(cap - 1);
+            if self.all_free(first, last) {
+                out |= 1 << j;
+            }
+        }
+        out
+    }
+}
+
+/// The lowest `n` set bits of `x` (all of them if it has fewer).
+fn lowest_bits(x: u64, n: usize) -> u64 {
+    if x.count_ones() as usize <= n {
+        return x;
+    }
+    let mut out = 0;
+    let mut rest = x;
+    for _ in 0..n {
+        let b = rest & rest.wrapping_neg();
+        out |= b;
+        rest &= !b;
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sizeclass::{NCLASS, class_of};
+    use crate::sizeclass::{NCLASS, NSMALL, class_of, span_bytes};
 
-    fn slab(class: usize) -> (Box<SlabMeta>, usize) {
+    fn span(class: usize) -> (Box<SlabMeta>, usize) {
         let m = Box::new(SlabMeta::empty());
         let base = 0x7000_0000_0000usize;
-        assert!(m.format(base, class) > 0);
-        m.state.store(STATE_ACTIVE, Relaxed);
+        m.format(base, class);
+        m.state.set(State::Active);
         (m, base)
     }
 
-    /// Allocate one object: take a word, keep its lowest bit, give the rest
+    /// Allocate one object: take some bits, keep the lowest, give the rest
     /// back (what a heap's bin does over many allocations).
     fn alloc(m: &SlabMeta) -> usize {
-        match m.take_word() {
-            Some((w, bits, _)) => {
-                let i = bits.trailing_zeros() as usize;
-                m.return_word(w, bits & (bits - 1));
-                m.base.load(Relaxed) + (w * 64 + i) * m.object_size()
+        match m.take() {
+            Some(t) => {
+                let i = t.bits.trailing_zeros() as usize;
+                m.give_back(t.word, t.bits & (t.bits - 1));
+                m.base.load(Relaxed) + (t.word * 64 + i) * m.object_size()
             }
             None => 0,
         }
@@ -442,26 +637,33 @@ mod tests {
     #[test]
     fn empty_sentinel_never_allocates() {
         let m = SlabMeta::empty();
-        assert_eq!(m.take_word(), None);
+        assert_eq!(m.take(), None);
+        assert_eq!(m.locate(0x1000), None);
     }
 
     #[test]
-    fn words_taken_count_as_used_until_returned() {
-        let (m, base) = slab(class_of(16));
-        let (w, bits, committed) = m.take_word().unwrap();
-        assert_eq!((w, bits, committed), (0, u64::MAX, 0));
+    fn takes_are_bounded_by_bytes_and_count_as_used() {
+        let (m, base) = span(class_of(16));
+        let t = m.take().unwrap();
+        assert_eq!((t.word, t.bits), (0, u64::MAX));
         assert_eq!(m.used.load(Relaxed), 64);
-        // A free of an object whose word a bin holds is the bin's business;
-        // through the bitmap it looks like a double free of an allocated one.
-        assert_eq!(m.return_word(0, bits & !1), 1);
+        assert_eq!(m.give_back(0, t.bits & !1), 1);
         assert_eq!(m.free_local(base), Ok(0));
         assert_eq!(m.free_local(base), Err(FreeError::DoubleFree));
+        // A 64 KiB medium class hands out one object per take.
+        let (m, _) = span(class_of(64 << 10));
+        let t = m.take().unwrap();
+        assert_eq!(t.bits, 1);
+        assert_eq!(m.pages_of(t), (0, 15));
+        let t = m.take().unwrap();
+        assert_eq!(t.bits, 2);
+        assert_eq!(m.pages_of(t), (16, 31));
     }
 
     #[test]
     fn fills_every_object_once_lowest_first() {
         for c in 0..NCLASS {
-            let (m, base) = slab(c);
+            let (m, base) = span(c);
             let cap = class_capacity(c);
             let size = class_size(c);
             for i in 0..cap {
@@ -470,29 +672,42 @@ mod tests {
             assert_eq!(alloc(&m), 0);
             assert_eq!(m.used.load(Relaxed) as usize, cap);
             assert!(!m.has_free());
-            assert!(m.touched.load(Relaxed) as usize <= SLAB_SIZE);
-            assert!(m.touched.load(Relaxed) as usize >= cap * size);
+        }
+    }
+
+    #[test]
+    fn locate_is_exact_for_every_class() {
+        for c in 0..NCLASS {
+            let (m, base) = span(c);
+            let size = class_size(c);
+            let cap = class_capacity(c);
+            for i in [0, 1, cap / 2, cap - 1] {
+                let p = base + i * size;
+                assert_eq!(m.locate(p), Some((i / 64, 1 << (i % 64))), "class {c}");
+                assert_eq!(m.locate(p + 8), None);
+            }
+            assert_eq!(m.locate(base + cap * size), None, "class {c} tail");
+            assert_eq!(m.locate(base.wrapping_sub(size)), None);
+            assert_eq!(m.locate(base + span_bytes(c)), None);
         }
     }
 
     #[test]
     fn local_free_detects_double_and_invalid() {
-        let (m, base) = slab(class_of(48));
+        let (m, base) = span(class_of(48));
         let a = alloc(&m);
         let b = alloc(&m);
         assert_eq!(b, a + 48);
         assert_eq!(m.free_local(a + 8), Err(FreeError::Invalid));
         assert_eq!(
-            m.free_local(base + SLAB_SIZE - 16),
+            m.free_local(base + 65536 - 16),
             Err(FreeError::Invalid),
             "tail waste"
         );
         assert_eq!(m.free_local(a), Ok(1));
         assert_eq!(m.free_local(a), Err(FreeError::DoubleFree));
-        // Carved, never-allocated objects are free: freeing one is a double
-        // free; objects not carved yet are not objects at all.
+        // Objects never handed out are free: freeing one is a double free.
         assert_eq!(m.free_local(base + 48 * 10), Err(FreeError::DoubleFree));
-        assert_eq!(m.free_local(base + 48 * 1300), Err(FreeError::Invalid));
         assert_eq!(m.free_local(b), Ok(0));
         // Freed objects are reused, lowest first.
         assert_eq!(alloc(&m), a);
@@ -500,7 +715,7 @@ mod tests {
 
     #[test]
     fn remote_frees_are_folded_by_collect() {
-        let (m, _) = slab(class_of(16));
+        let (m, _) = span(class_of(16));
         let ps: Vec<usize> = (0..200).map(|_| alloc(&m)).collect();
         for &p in &ps[..150] {
             m.free_remote(p).unwrap();
@@ -511,6 +726,7 @@ mod tests {
             "pending twice"
         );
         assert!(m.has_pending());
+        assert_eq!(m.pending_count(), 150);
         assert_eq!(m.used.load(Relaxed), 200);
         let c = m.collect();
         assert_eq!(c.freed, 150);
@@ -522,13 +738,12 @@ mod tests {
             Err(FreeError::DoubleFree),
             "already free"
         );
-        // The cursor went back: the next allocation reuses object 0.
         assert_eq!(alloc(&m), ps[0]);
     }
 
     #[test]
     fn a_local_free_after_a_remote_free_is_a_double_free() {
-        let (m, _) = slab(class_of(32));
+        let (m, _) = span(class_of(32));
         let p = alloc(&m);
         m.free_remote(p).unwrap();
         assert_eq!(m.free_local(p), Err(FreeError::DoubleFree));
@@ -538,11 +753,9 @@ mod tests {
 
     #[test]
     fn collect_reports_a_double_free_that_raced_past_the_checks() {
-        let (m, _) = slab(class_of(64));
+        let (m, _) = span(class_of(64));
         let p = alloc(&m);
         m.free_remote(p).unwrap();
-        // The owner frees it too, racing past its pending check, before
-        // folding the remote free in.
         let (w, b) = m.locate(p).unwrap();
         assert_eq!(m.free_bit(w, b), Ok(0));
         let c = m.collect();
@@ -551,11 +764,65 @@ mod tests {
     }
 
     #[test]
-    fn remote_free_of_a_cached_slab_is_a_double_free() {
-        let (m, base) = slab(class_of(32));
-        m.state.store(STATE_CACHED, Relaxed);
+    fn pointers_into_spans_without_live_objects_are_refused() {
+        let (m, base) = span(class_of(32));
+        m.state.set(State::Cached);
         assert_eq!(m.free_remote(base), Err(FreeError::DoubleFree));
-        m.state.store(STATE_FREE, Relaxed);
+        m.state.set(State::Free);
         assert_eq!(m.free_remote(base), Err(FreeError::Invalid));
+    }
+
+    #[test]
+    fn free_pages_follow_live_objects_across_page_boundaries() {
+        // 48-byte objects straddle page boundaries (4096 is not a multiple):
+        // object 85 covers bytes 4080..4128, on pages 0 and 1.
+        let (m, base) = span(class_of(48));
+        let cap = class_capacity(class_of(48));
+        assert_eq!(m.free_pages(0), u16::MAX, "a fresh span is all free");
+        let ps: Vec<usize> = (0..cap).map(|_| alloc(&m)).collect();
+        assert_eq!(m.free_pages(0), 0);
+        for (i, &p) in ps.iter().enumerate() {
+            if i != 85 {
+                assert!(m.free_local(p).is_ok());
+            }
+        }
+        assert_eq!(m.free_pages(0), !0b11);
+        // A pending remote free counts as free.
+        let (w, b) = m.locate(base + 85 * 48).unwrap();
+        m.free_remote_bit(w, b).unwrap();
+        assert_eq!(m.free_pages(0), u16::MAX);
+        // The tail of a 4 KiB-class... a 3072-byte class leaves no tail page,
+        // but the 640-byte class's last page (bytes 65280..65536) still
+        // holds object 101: tail bytes alone never free a page with objects.
+        let (m, _) = span(class_of(640));
+        let all: Vec<usize> = (0..class_capacity(class_of(640)))
+            .map(|_| alloc(&m))
+            .collect();
+        assert_eq!(all.len(), 102);
+        assert_eq!(m.free_pages(0), 0);
+    }
+
+    #[test]
+    fn free_pages_of_a_multi_slab_span() {
+        let c = class_of(40 << 10);
+        assert!(c >= NSMALL);
+        let (m, base) = span(c);
+        let a = alloc(&m); // object 0: pages 0..=9
+        let b = alloc(&m); // object 1: bytes 40K..80K: pages 10..=19
+        assert_eq!((a, b), (base, base + (40 << 10)));
+        // Slab 0 holds pages 0..=15: all used by objects 0 and 1.
+        assert_eq!(m.free_pages(0), 0);
+        // Slab 1 (pages 16..=31): 16..=19 hold object 1, the rest free.
+        assert_eq!(m.free_pages(1), !0b1111);
+        assert_eq!(m.free_local(a), Ok(1));
+        assert_eq!(m.free_pages(0), 0b11_1111_1111);
+    }
+
+    #[test]
+    fn lowest_bits_takes_the_lowest() {
+        assert_eq!(lowest_bits(0b1011_0110, 2), 0b0000_0110);
+        assert_eq!(lowest_bits(0b1011_0110, 9), 0b1011_0110);
+        assert_eq!(lowest_bits(u64::MAX, 64), u64::MAX);
+        assert_eq!(lowest_bits(u64::MAX, 1), 1);
     }
 }

@@ -1,117 +1,169 @@
 //! Statistics: versioned snapshots (global, per size class, per epoch) built
-//! from the process counters, every heap's allocation counts and one pass
-//! over the slabs in use (live objects per epoch and class), and their
-//! JSON and human-readable renderings. Snapshots read relaxed counters, so a
-//! snapshot taken while threads allocate is approximate but never torn per
-//! field. Rendering never allocates (fixed buffers through `fmt::Write`).
+//! from the process counters, every heap's counts and one pass over the
+//! spans in use (live objects per epoch and class), and their JSON and
+//! human-readable renderings. Each struct's fields are listed once, in a
+//! macro that declares the struct and lists its fields for the renderers.
+//! Snapshots read relaxed counters, so a snapshot taken while threads
+//! allocate is approximate but never torn per field. Rendering never
+//! allocates (fixed buffers through `fmt::Write`).
 
-use crate::counters::COUNTERS;
+use crate::counters::{self, COUNTERS};
 use crate::epoch::{self, EPOCHS, LABEL_LEN};
 use crate::heap;
 use crate::os::{self, StackBuf};
 use crate::region;
-use crate::sizeclass::{NCLASS, class_size};
-use crate::slab::STATE_ACTIVE;
+use crate::sizeclass::{NCLASS, NSMALL, class_size, span_bytes};
+use crate::slab::State;
 use core::fmt::{self, Write};
 use core::sync::atomic::Ordering::Relaxed;
 
 /// Version of the snapshot structs; bumped when a field changes meaning.
-pub const STATS_VERSION: u32 = 1;
+pub const STATS_VERSION: u32 = 2;
 
-/// Process-wide statistics (`struct zslab_global_stats` in zslab.h).
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub struct GlobalStats {
-    pub version: u32,
-    pub size: u32,
-    pub small_allocs: u64,
-    pub small_frees: u64,
-    pub live_objects: u64,
-    pub live_bytes: u64,
-    pub large_allocs: u64,
-    pub large_frees: u64,
-    pub committed_bytes: u64,
-    pub active_bytes: u64,
-    pub cached_bytes: u64,
-    pub unused_resident_bytes: u64,
-    pub slabs_in_use: u64,
-    pub cached_slabs: u64,
-    pub unused_slabs: u64,
-    pub region_reserved_bytes: u64,
-    pub region_used_bytes: u64,
-    pub madvise_calls: u64,
-    pub madvise_bytes: u64,
-    pub madvise_failures: u64,
-    pub cache_hits: u64,
-    pub cache_misses: u64,
-    pub cache_overflows: u64,
-    pub decayed_slabs: u64,
-    pub refills: u64,
-    pub adopted_slabs: u64,
-    pub orphaned_slabs: u64,
-    pub retired_slabs: u64,
-    pub remote_frees: u64,
-    pub epoch_switches: u64,
-    pub region_full_fallbacks: u64,
-    pub double_frees: u64,
-    pub invalid_frees: u64,
-    pub threads: u64,
-    pub current_epoch: u32,
-    pub background_thread: u32,
-    pub current_era: u64,
-    pub epoch_advances: u64,
-    pub rss_bytes: u64,
+/// Declare a `#[repr(C)]` stats struct whose fields after `version` and
+/// `size` are all `u64`, plus `FIELDS`: each field's name, whether it is a
+/// counter (only grows) and its help text.
+macro_rules! stats_struct {
+    ($(#[$m:meta])* $name:ident { $( $f:ident : $kind:ident, $help:literal; )* } $($(#[$em:meta])* $extra:ident : $ety:ty;)*) => {
+        $(#[$m])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Default, Debug)]
+        pub struct $name {
+            pub version: u32,
+            pub size: u32,
+            $( #[doc = $help] pub $f: u64, )*
+            $( $(#[$em])* pub $extra: $ety, )*
+        }
+
+        impl $name {
+            /// (name, is a counter, help) of every u64 field, in order.
+            pub const FIELDS: &'static [(&'static str, bool, &'static str)] = &[
+                $( (stringify!($f), stats_struct!(@counter $kind), $help), )*
+            ];
+
+            /// The u64 fields' values, in the order of `FIELDS`.
+            pub fn values(&self) -> [u64; Self::FIELDS.len()] {
+                [ $( self.$f, )* ]
+            }
+        }
+    };
+    (@counter counter) => { true };
+    (@counter gauge) => { false };
 }
 
-/// Statistics of one size class (`struct zslab_class_stats`).
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub struct ClassStats {
-    pub version: u32,
-    pub size: u32,
-    pub class_index: u32,
-    pub object_size: u32,
-    pub allocs: u64,
-    pub frees: u64,
-    pub live_objects: u64,
-    pub live_bytes: u64,
-    pub slabs: u64,
-    pub cached_slabs: u64,
-    pub committed_bytes: u64,
-    pub cache_hits: u64,
-    pub cache_misses: u64,
-    pub cache_overflows: u64,
-    pub adopted: u64,
-    pub refills: u64,
-    /// 100 * cache hits / (cache hits + overflows): how often an empty slab
+stats_struct! {
+    /// Process-wide statistics (`struct zslab_global_stats` in zslab.h).
+    GlobalStats {
+        small_allocs: counter, "Allocations of small objects (16 B to 8 KiB).";
+        small_frees: counter, "Frees of small objects.";
+        medium_allocs: counter, "Allocations of medium objects (above 8 KiB to 1 MiB).";
+        medium_frees: counter, "Frees of medium objects.";
+        huge_allocs: counter, "Allocations of huge blocks (above 1 MiB).";
+        huge_frees: counter, "Frees of huge blocks.";
+        large_allocs: counter, "Allocations above 8 KiB (medium and huge).";
+        large_frees: counter, "Frees above 8 KiB (medium and huge).";
+        glibc_fallbacks: counter, "Requests served by glibc because zslab's region was full.";
+        live_objects: gauge, "Small and medium objects allocated and not freed.";
+        live_bytes: gauge, "Bytes of live small and medium objects (block sizes).";
+        huge_live_bytes: gauge, "Bytes of live huge blocks.";
+        committed_bytes: gauge, "Resident memory zslab holds: pages of spans in use, cached spans and huge blocks, and kept unused pages.";
+        active_bytes: gauge, "Committed bytes of spans in use.";
+        cached_bytes: gauge, "Committed bytes of empty spans in the hot caches.";
+        huge_cached_bytes: gauge, "Bytes of freed huge blocks kept for reuse.";
+        unused_resident_bytes: gauge, "Bytes of unused slabs whose pages were kept.";
+        slabs_in_use: gauge, "Spans in use (owned by a thread or orphaned).";
+        cached_slabs: gauge, "Empty spans in the hot caches.";
+        unused_slabs: gauge, "Unused slabs in the region's free runs.";
+        region_reserved_bytes: gauge, "Address space reserved for zslab.";
+        region_used_bytes: gauge, "Address space ever handed out.";
+        madvise_calls: counter, "madvise calls giving pages back.";
+        madvise_bytes: counter, "Bytes given back with madvise.";
+        madvise_failures: counter, "madvise calls that failed (pages kept).";
+        purges: counter, "Page-granular returns from spans in use.";
+        purged_bytes: counter, "Bytes given back from spans in use.";
+        drains: counter, "Phase ends detected (a heap's frees outran its allocations).";
+        thrashes: counter, "Returned pages needed again soon after.";
+        helped_spans: counter, "Spans whose pages another thread gave back for an idle owner.";
+        cache_hits: counter, "Spans reused from a hot cache.";
+        cache_misses: counter, "Spans taken from the region because no cached one was there.";
+        cache_overflows: counter, "Empty spans pushed out of a full hot cache.";
+        decayed_slabs: counter, "Cached spans given back after the decay delay.";
+        refills: counter, "Spans set aside because they were full.";
+        adopted_slabs: counter, "Spans adopted from exited threads.";
+        recycled_slabs: counter, "Spans of closed epochs reused for the current epoch.";
+        orphaned_slabs: counter, "Spans left by exiting threads.";
+        retired_slabs: counter, "Spans retired by an epoch change.";
+        remote_frees: counter, "Frees of objects allocated by another thread.";
+        epoch_switches: counter, "Times a heap noticed an epoch advance.";
+        double_frees: counter, "Double frees detected.";
+        invalid_frees: counter, "Invalid pointers detected.";
+        threads: counter, "Threads that got a heap.";
+        huge_cache_hits: counter, "Huge blocks reused from the cache.";
+        huge_grown_in_place: counter, "Huge blocks grown in place by realloc.";
+        huge_remapped: counter, "Huge blocks moved with mremap by realloc.";
+        lock_free_runs: counter, "Acquisitions of the region's free-run lock.";
+        lock_class_pools: counter, "Acquisitions of class pool locks (hot caches, orphans).";
+        lock_huge_cache: counter, "Acquisitions of the huge cache lock.";
+        lock_purge_queue: counter, "Acquisitions of purge queue locks.";
+        lock_heap_list: counter, "Acquisitions of the heap list lock (thread start and exit).";
+        lock_epoch_advance: counter, "Acquisitions of the epoch advance lock.";
+        purge_queue_len: gauge, "Spans waiting for their free pages to go back.";
+        current_epoch: gauge, "The current epoch (0-15).";
+        background_thread: gauge, "1 if the background thread runs.";
+        current_era: gauge, "The current era (advances since start).";
+        epoch_advances: counter, "Epoch advances.";
+        rss_bytes: gauge, "Resident set size of the process.";
+    }
+}
+
+stats_struct! {
+    /// Statistics of one size class (`struct zslab_class_stats`).
+    ClassStats {
+        class_index: gauge, "Class number.";
+        object_size: gauge, "Block size of the class.";
+        span_bytes: gauge, "Bytes of one span of the class.";
+        allocs: counter, "Allocations.";
+        frees: counter, "Frees.";
+        live_objects: gauge, "Live objects.";
+        live_bytes: gauge, "Bytes of live objects.";
+        slabs: gauge, "Spans in use.";
+        cached_slabs: gauge, "Empty spans in the hot cache.";
+        committed_bytes: gauge, "Committed bytes of spans in use.";
+        cache_hits: counter, "Spans reused from the hot cache.";
+        cache_misses: counter, "Spans taken from the region.";
+        cache_overflows: counter, "Spans pushed out of a full cache.";
+        adopted: counter, "Spans adopted from exited threads.";
+        recycled: counter, "Spans of closed epochs reused.";
+        refills: counter, "Spans set aside full.";
+        purged_bytes: counter, "Bytes given back from spans in use.";
+    }
+    /// 100 * cache hits / (cache hits + overflows): how often an empty span
     /// was reused rather than handed back.
-    pub recycle_rate_pct: f64,
+    recycle_rate_pct: f64;
 }
 
-/// Statistics of one epoch slot (`struct zslab_epoch_stats`).
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub struct EpochStats {
-    pub version: u32,
-    pub size: u32,
-    pub epoch: u32,
-    /// 0 unused, 1 active, 2 closing.
-    pub state: u32,
-    pub era: u64,
-    pub open_since_ns: u64,
-    pub age_ns: u64,
-    pub live_objects: u64,
-    pub live_bytes: u64,
-    pub slabs: u64,
-    pub committed_bytes: u64,
-    /// Empty slabs of this epoch in the hot cache (returned by close).
-    pub reclaimable_slabs: u64,
-    pub reclaimed_slabs: u64,
-    pub madvise_calls: u64,
-    pub madvise_bytes: u64,
-    pub rss_before_close: u64,
-    pub rss_after_close: u64,
-    pub label: [u8; LABEL_LEN],
+stats_struct! {
+    /// Statistics of one epoch slot (`struct zslab_epoch_stats`).
+    EpochStats {
+        epoch: gauge, "Epoch slot (0-15).";
+        state: gauge, "0 unused, 1 active, 2 closing.";
+        era: gauge, "Era of the slot's current incarnation.";
+        open_since_ns: gauge, "When the incarnation opened (monotonic ns).";
+        age_ns: gauge, "How long it has been open.";
+        live_objects: gauge, "Live small and medium objects.";
+        live_bytes: gauge, "Bytes of those objects.";
+        huge_blocks: gauge, "Live huge blocks allocated in the epoch.";
+        huge_bytes: gauge, "Bytes of those blocks.";
+        slabs: gauge, "Spans in use.";
+        committed_bytes: gauge, "Committed bytes of those spans.";
+        reclaimable_slabs: gauge, "Empty spans of this epoch in the hot caches (returned by close).";
+        reclaimed_slabs: counter, "Spans of this epoch that emptied.";
+        madvise_calls: counter, "madvise calls for memory of this epoch.";
+        madvise_bytes: counter, "Bytes of this epoch given back.";
+        rss_before_close: gauge, "RSS at the start of the last explicit close.";
+        rss_after_close: gauge, "RSS at the end of the last explicit close.";
+    }
+    label: [u8; LABEL_LEN];
 }
 
 /// Everything at once.
@@ -137,24 +189,22 @@ pub fn snapshot() -> Snapshot {
     };
     heap::for_each_heap(|h| {
         for (k, a) in allocs.iter_mut().enumerate() {
-            *a += h.bins[k].allocs.load(Relaxed);
+            *a += h.allocs(k);
         }
-        g.large_allocs += h.large_allocs.load(Relaxed);
-        g.large_frees += h.large_frees.load(Relaxed);
         g.remote_frees += h.remote_frees.load(Relaxed);
     });
     g.remote_frees += c.heapless_frees.load(Relaxed);
-    // Live objects are counted per slab (the fast paths keep no per-object
-    // counters beyond the allocation count): one pass over the slabs in use.
+    // Live objects are counted per span (the fast paths keep no per-object
+    // counters): one pass over the spans in use.
     for i in 0..region::frontier() {
-        let m = region::meta(i);
-        if m.state.load(Relaxed) == STATE_ACTIVE {
+        let Some(m) = region::meta(i) else { break };
+        if m.state.get() == State::Active {
             let e = m.epoch.load(Relaxed) as usize % EPOCHS;
             let k = m.class.load(Relaxed) as usize % NCLASS;
             live[e][k] += m.live_estimate() as i64;
         }
     }
-    // Free objects a heap's bin took out of its slab's bitmap are not live.
+    // Free objects a heap's bin took out of its span's bitmap are not live.
     heap::for_each_heap(|h| {
         for (k, b) in h.bins[..NCLASS].iter().enumerate() {
             if let Some((epoch, n)) = b.held() {
@@ -165,34 +215,41 @@ pub fn snapshot() -> Snapshot {
 
     let mut classes = [ClassStats::default(); NCLASS];
     for (k, cs) in classes.iter_mut().enumerate() {
-        let cc = &c.classes[k];
-        let live_k: i64 = live.iter().map(|row| row[k]).sum();
-        let live_k = u(live_k);
+        let cc = counters::class(k);
+        let live_k = u(live.iter().map(|row| row[k]).sum());
         *cs = ClassStats {
             version: STATS_VERSION,
             size: core::mem::size_of::<ClassStats>() as u32,
-            class_index: k as u32,
-            object_size: class_size(k) as u32,
+            class_index: k as u64,
+            object_size: class_size(k) as u64,
+            span_bytes: span_bytes(k) as u64,
             allocs: allocs[k],
             frees: allocs[k].saturating_sub(live_k),
             live_objects: live_k,
             live_bytes: live_k * class_size(k) as u64,
-            slabs: u(cc.slabs.load(Relaxed)),
-            cached_slabs: u(cc.cached_slabs.load(Relaxed)),
+            slabs: u(cc.spans.load(Relaxed)),
+            cached_slabs: u(cc.cached_spans.load(Relaxed)),
             committed_bytes: u(cc.committed.load(Relaxed)),
             cache_hits: cc.cache_hit.load(Relaxed),
             cache_misses: cc.cache_miss.load(Relaxed),
             cache_overflows: cc.cache_overflow.load(Relaxed),
             adopted: cc.adopted.load(Relaxed),
+            recycled: cc.recycled.load(Relaxed),
             refills: cc.refills.load(Relaxed),
+            purged_bytes: cc.purged_bytes.load(Relaxed),
             recycle_rate_pct: 0.0,
         };
         let denom = cs.cache_hits + cs.cache_overflows;
         if denom > 0 {
             cs.recycle_rate_pct = 100.0 * cs.cache_hits as f64 / denom as f64;
         }
-        g.small_allocs += cs.allocs;
-        g.small_frees += cs.frees;
+        if k < NSMALL {
+            g.small_allocs += cs.allocs;
+            g.small_frees += cs.frees;
+        } else {
+            g.medium_allocs += cs.allocs;
+            g.medium_frees += cs.frees;
+        }
         g.live_objects += cs.live_objects;
         g.live_bytes += cs.live_bytes;
         g.slabs_in_use += cs.slabs;
@@ -202,6 +259,7 @@ pub fn snapshot() -> Snapshot {
         g.cache_misses += cs.cache_misses;
         g.cache_overflows += cs.cache_overflows;
         g.adopted_slabs += cs.adopted;
+        g.recycled_slabs += cs.recycled;
         g.refills += cs.refills;
     }
 
@@ -209,19 +267,13 @@ pub fn snapshot() -> Snapshot {
     let mut epochs = [EpochStats::default(); EPOCHS];
     for (e, es) in epochs.iter_mut().enumerate() {
         let slot = epoch::slot(e);
-        let ec = &c.epochs[e];
-        let live_e = u(live[e].iter().sum());
-        let bytes_e: u64 = live[e]
-            .iter()
-            .enumerate()
-            .map(|(k, &l)| u(l) * class_size(k) as u64)
-            .sum();
+        let ec = counters::epoch(e);
         let open = slot.open_since_ns.load(Relaxed);
         *es = EpochStats {
             version: STATS_VERSION,
             size: core::mem::size_of::<EpochStats>() as u32,
-            epoch: e as u32,
-            state: slot.state.load(Relaxed) as u32,
+            epoch: e as u64,
+            state: slot.state.load(Relaxed) as u64,
             era: slot.era.load(Relaxed),
             open_since_ns: open,
             age_ns: if open > 0 {
@@ -229,12 +281,18 @@ pub fn snapshot() -> Snapshot {
             } else {
                 0
             },
-            live_objects: live_e,
-            live_bytes: bytes_e,
-            slabs: u(ec.slabs.load(Relaxed)),
+            live_objects: u(live[e].iter().sum()),
+            live_bytes: live[e]
+                .iter()
+                .enumerate()
+                .map(|(k, &l)| u(l) * class_size(k) as u64)
+                .sum(),
+            huge_blocks: u(ec.huge_blocks.load(Relaxed)),
+            huge_bytes: u(ec.huge_bytes.load(Relaxed)),
+            slabs: u(ec.spans.load(Relaxed)),
             committed_bytes: u(ec.committed.load(Relaxed)),
-            reclaimable_slabs: u(ec.cached_slabs.load(Relaxed)),
-            reclaimed_slabs: ec.reclaimed_slabs.load(Relaxed),
+            reclaimable_slabs: u(ec.cached_spans.load(Relaxed)),
+            reclaimed_slabs: ec.reclaimed_spans.load(Relaxed),
             madvise_calls: ec.madvise_calls.load(Relaxed),
             madvise_bytes: ec.madvise_bytes.load(Relaxed),
             rss_before_close: slot.rss_before_close.load(Relaxed),
@@ -243,27 +301,53 @@ pub fn snapshot() -> Snapshot {
         };
     }
 
+    g.huge_allocs = c.huge_allocs.load(Relaxed);
+    g.huge_frees = c.huge_frees.load(Relaxed);
+    g.large_allocs = g.medium_allocs + g.huge_allocs;
+    g.large_frees = g.medium_frees + g.huge_frees;
+    g.glibc_fallbacks = c.region_full.load(Relaxed);
+    g.huge_live_bytes = u(c.huge_live_bytes.load(Relaxed));
     g.cached_bytes = u(c.cached_bytes.load(Relaxed));
+    g.huge_cached_bytes = u(c.huge_cached_bytes.load(Relaxed));
     g.unused_resident_bytes = u(c.unused_resident.load(Relaxed));
-    g.committed_bytes = g.active_bytes + g.cached_bytes + g.unused_resident_bytes;
-    g.unused_slabs = region::unused_count() as u64;
+    g.committed_bytes = g.active_bytes
+        + g.cached_bytes
+        + g.unused_resident_bytes
+        + g.huge_live_bytes
+        + g.huge_cached_bytes;
+    let (free_slabs, _) = region::free_stats();
+    g.unused_slabs = free_slabs as u64;
     g.region_reserved_bytes = region::reserved() as u64;
     g.region_used_bytes = region::used_span() as u64;
     g.madvise_calls = c.madvise_calls.load(Relaxed);
     g.madvise_bytes = c.madvise_bytes.load(Relaxed);
     g.madvise_failures = c.madvise_failures.load(Relaxed);
-    g.decayed_slabs = c.decayed_slabs.load(Relaxed);
-    g.orphaned_slabs = c.orphaned_slabs.load(Relaxed);
-    g.retired_slabs = c.retired_slabs.load(Relaxed);
+    g.purges = c.purges.load(Relaxed);
+    g.purged_bytes = c.purged_bytes.load(Relaxed);
+    g.drains = c.drains.load(Relaxed);
+    g.thrashes = c.thrashes.load(Relaxed);
+    g.helped_spans = c.helped_spans.load(Relaxed);
+    g.decayed_slabs = c.decayed_spans.load(Relaxed);
+    g.orphaned_slabs = c.orphaned_spans.load(Relaxed);
+    g.retired_slabs = c.retired_spans.load(Relaxed);
     g.epoch_switches = c.epoch_switches.load(Relaxed);
-    g.region_full_fallbacks = c.region_full.load(Relaxed);
     g.double_frees = c.double_frees.load(Relaxed);
     g.invalid_frees = c.invalid_frees.load(Relaxed);
     g.threads = c.threads.load(Relaxed);
+    g.huge_cache_hits = c.huge_cache_hits.load(Relaxed);
+    g.huge_grown_in_place = c.huge_grown_in_place.load(Relaxed);
+    g.huge_remapped = c.huge_remapped.load(Relaxed);
+    g.lock_free_runs = region::LOCKS.load(Relaxed);
+    g.lock_class_pools = c.lock_class_pool.load(Relaxed);
+    g.lock_huge_cache = c.lock_huge.load(Relaxed);
+    g.lock_purge_queue = c.lock_purge_queue.load(Relaxed);
+    g.lock_heap_list = c.lock_heap_list.load(Relaxed);
+    g.lock_epoch_advance = epoch::LOCKS.load(Relaxed);
+    g.purge_queue_len = crate::pool::queued_purges();
     g.current_era = epoch::era();
-    g.current_epoch = epoch::index(g.current_era) as u32;
+    g.current_epoch = epoch::index(g.current_era) as u64;
     g.epoch_advances = epoch::advances();
-    g.background_thread = crate::background::started() as u32;
+    g.background_thread = crate::background::started() as u64;
     g.rss_bytes = os::rss_bytes();
     Snapshot {
         global: g,
@@ -272,7 +356,8 @@ pub fn snapshot() -> Snapshot {
     }
 }
 
-fn state_name(s: u32) -> &'static str {
+/// Name of an epoch state.
+pub fn state_name(s: u64) -> &'static str {
     match s as u8 {
         epoch::ACTIVE => "active",
         epoch::CLOSING => "closing",
@@ -280,11 +365,11 @@ fn state_name(s: u32) -> &'static str {
     }
 }
 
-fn label_str(l: &[u8; LABEL_LEN]) -> &str {
+/// The label as text (the valid UTF-8 prefix up to the first NUL).
+pub fn label_str(l: &[u8; LABEL_LEN]) -> &str {
     let n = l.iter().position(|&b| b == 0).unwrap_or(LABEL_LEN);
     match core::str::from_utf8(&l[..n]) {
         Ok(s) => s,
-        // Not UTF-8: show the part that is.
         Err(e) => core::str::from_utf8(&l[..e.valid_up_to()]).unwrap_or(""),
     }
 }
@@ -307,11 +392,15 @@ impl fmt::Display for JsonStr<'_> {
     }
 }
 
-macro_rules! json_fields {
-    ($w:expr, $s:expr, $first:ident $(, $f:ident)*) => {{
-        write!($w, "\"{}\":{}", stringify!($first), $s.$first)?;
-        $( write!($w, ",\"{}\":{}", stringify!($f), $s.$f)?; )*
-    }};
+/// Write `"name":value` for every u64 field of a stats struct.
+fn json_u64s(w: &mut dyn Write, names: &[(&str, bool, &str)], values: &[u64]) -> fmt::Result {
+    for (i, ((name, _, _), v)) in names.iter().zip(values).enumerate() {
+        if i > 0 {
+            w.write_char(',')?;
+        }
+        write!(w, "\"{name}\":{v}")?;
+    }
+    Ok(())
 }
 
 /// Render a snapshot as one JSON object.
@@ -319,51 +408,12 @@ pub fn write_json(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
     let g = &s.global;
     write!(
         w,
-        "{{\"version\":{},\"pid\":{},",
+        "{{\"version\":{},\"zslab_version\":\"{}\",\"pid\":{},",
         g.version,
+        env!("CARGO_PKG_VERSION"),
         std::process::id()
     )?;
-    json_fields!(
-        w,
-        g,
-        small_allocs,
-        small_frees,
-        live_objects,
-        live_bytes,
-        large_allocs,
-        large_frees,
-        committed_bytes,
-        active_bytes,
-        cached_bytes,
-        unused_resident_bytes,
-        slabs_in_use,
-        cached_slabs,
-        unused_slabs,
-        region_reserved_bytes,
-        region_used_bytes,
-        madvise_calls,
-        madvise_bytes,
-        madvise_failures,
-        cache_hits,
-        cache_misses,
-        cache_overflows,
-        decayed_slabs,
-        refills,
-        adopted_slabs,
-        orphaned_slabs,
-        retired_slabs,
-        remote_frees,
-        epoch_switches,
-        region_full_fallbacks,
-        double_frees,
-        invalid_frees,
-        threads,
-        current_epoch,
-        background_thread,
-        current_era,
-        epoch_advances,
-        rss_bytes
-    );
+    json_u64s(w, GlobalStats::FIELDS, &g.values())?;
     w.write_str(",\"classes\":[")?;
     let mut first = true;
     for c in &s.classes {
@@ -375,24 +425,7 @@ pub fn write_json(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
         }
         first = false;
         w.write_char('{')?;
-        json_fields!(
-            w,
-            c,
-            class_index,
-            object_size,
-            allocs,
-            frees,
-            live_objects,
-            live_bytes,
-            slabs,
-            cached_slabs,
-            committed_bytes,
-            cache_hits,
-            cache_misses,
-            cache_overflows,
-            adopted,
-            refills
-        );
+        json_u64s(w, ClassStats::FIELDS, &c.values())?;
         write!(w, ",\"recycle_rate_pct\":{:.1}}}", c.recycle_rate_pct)?;
     }
     w.write_str("],\"epochs\":[")?;
@@ -406,27 +439,10 @@ pub fn write_json(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
         }
         first = false;
         w.write_char('{')?;
-        json_fields!(
-            w,
-            e,
-            epoch,
-            era,
-            open_since_ns,
-            age_ns,
-            live_objects,
-            live_bytes,
-            slabs,
-            committed_bytes,
-            reclaimable_slabs,
-            reclaimed_slabs,
-            madvise_calls,
-            madvise_bytes,
-            rss_before_close,
-            rss_after_close
-        );
+        json_u64s(w, EpochStats::FIELDS, &e.values())?;
         write!(
             w,
-            ",\"state\":\"{}\",\"label\":{}}}",
+            ",\"state_name\":\"{}\",\"label\":{}}}",
             state_name(e.state),
             JsonStr(label_str(&e.label))
         )?;
@@ -441,29 +457,39 @@ fn mib(b: u64) -> f64 {
 /// Render a snapshot for humans.
 pub fn write_text(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
     let g = &s.global;
-    writeln!(w, "zslab statistics (pid {})", std::process::id())?;
     writeln!(
         w,
-        "  small: {} allocs, {} frees, {} live ({:.2} MiB); large (glibc): {} allocs, {} frees",
-        g.small_allocs,
-        g.small_frees,
-        g.live_objects,
-        mib(g.live_bytes),
-        g.large_allocs,
-        g.large_frees
+        "zslab statistics (pid {}, zslab {})",
+        std::process::id(),
+        env!("CARGO_PKG_VERSION")
     )?;
     writeln!(
         w,
-        "  memory: committed {:.2} MiB (in use {:.2}, cached empty {:.2}, idle {:.2}); rss {:.2} MiB",
+        "  allocs: small {} (frees {}), medium {} (frees {}), huge {} (frees {}); live {} objects ({:.2} MiB) + huge {:.2} MiB",
+        g.small_allocs,
+        g.small_frees,
+        g.medium_allocs,
+        g.medium_frees,
+        g.huge_allocs,
+        g.huge_frees,
+        g.live_objects,
+        mib(g.live_bytes),
+        mib(g.huge_live_bytes)
+    )?;
+    writeln!(
+        w,
+        "  memory: committed {:.2} MiB (spans in use {:.2}, cached spans {:.2}, huge live {:.2}, huge cached {:.2}, idle {:.2}); rss {:.2} MiB",
         mib(g.committed_bytes),
         mib(g.active_bytes),
         mib(g.cached_bytes),
+        mib(g.huge_live_bytes),
+        mib(g.huge_cached_bytes),
         mib(g.unused_resident_bytes),
         mib(g.rss_bytes)
     )?;
     writeln!(
         w,
-        "  slabs: {} in use, {} cached, {} unused; region {:.1} of {:.0} MiB used",
+        "  spans: {} in use, {} cached; {} unused slabs; region {:.1} of {:.0} MiB used",
         g.slabs_in_use,
         g.cached_slabs,
         g.unused_slabs,
@@ -472,10 +498,14 @@ pub fn write_text(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
     )?;
     writeln!(
         w,
-        "  reclaim: {} madvise calls, {:.2} MiB returned, {} failures, {} decayed; cache {} hits / {} misses / {} overflows",
+        "  return: {} madvise calls, {:.2} MiB, {} failures; {} page purges ({:.2} MiB); {} phase ends, {} thrashes; {} decayed; cache {} hits / {} misses / {} overflows",
         g.madvise_calls,
         mib(g.madvise_bytes),
         g.madvise_failures,
+        g.purges,
+        mib(g.purged_bytes),
+        g.drains,
+        g.thrashes,
         g.decayed_slabs,
         g.cache_hits,
         g.cache_misses,
@@ -483,14 +513,16 @@ pub fn write_text(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
     )?;
     writeln!(
         w,
-        "  threads: {}; remote frees {}; slabs adopted {}, orphaned {}, retired {}; errors: {} double, {} invalid frees",
+        "  threads: {}; remote frees {}; spans adopted {}, orphaned {}, retired {}, recycled {}; errors: {} double, {} invalid; glibc fallbacks {}",
         g.threads,
         g.remote_frees,
         g.adopted_slabs,
         g.orphaned_slabs,
         g.retired_slabs,
+        g.recycled_slabs,
         g.double_frees,
-        g.invalid_frees
+        g.invalid_frees,
+        g.glibc_fallbacks
     )?;
     writeln!(
         w,
@@ -499,7 +531,7 @@ pub fn write_text(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
     )?;
     writeln!(
         w,
-        "  class    size       allocs         live   slabs  cached  committed"
+        "  class    size       allocs         live   spans  cached  committed"
     )?;
     for c in &s.classes {
         if c.allocs == 0 && c.slabs == 0 {
@@ -519,7 +551,7 @@ pub fn write_text(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
     }
     writeln!(
         w,
-        "  epoch  state        era         live   slabs  committed  label"
+        "  epoch  state        era         live   spans  committed  label"
     )?;
     for e in &s.epochs {
         if e.state == 0 {
@@ -595,7 +627,7 @@ static STATS_FD: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::
 
 /// Keep a way to stderr for the exit report (called from the constructor).
 pub fn keep_stderr() {
-    if crate::global::config().stats {
+    if crate::init::config().stats {
         STATS_FD.store(os::dup_high(2, 64), Relaxed);
     }
 }
@@ -621,8 +653,8 @@ impl Write for SliceWriter<'_> {
 
 /// Called at exit: print the summary and write the JSON file if asked.
 pub fn exit_report() {
-    let c = crate::global::config();
-    if !crate::global::enabled() || (!c.stats && c.stats_file.is_empty()) {
+    let c = crate::init::config();
+    if !crate::init::enabled() || (!c.stats && c.stats_file.is_empty()) {
         return;
     }
     heap::drain_current();
@@ -668,5 +700,53 @@ pub fn exit_report() {
         }
         // SAFETY: fd was opened above.
         unsafe { libc::close(fd) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The u64 field names of `struct name` in include/zslab.h, in order.
+    fn header_fields(header: &str, name: &str) -> Vec<String> {
+        let start = header
+            .find(&format!("struct {name} {{"))
+            .unwrap_or_else(|| panic!("struct {name} missing from zslab.h"));
+        let body = &header[start..start + header[start..].find("};").unwrap()];
+        body.lines()
+            .filter_map(|l| l.trim().strip_prefix("uint64_t "))
+            .map(|l| l.split(';').next().unwrap().trim().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_c_header_matches_the_structs() {
+        let h = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/zslab.h"))
+            .unwrap();
+        for (name, fields) in [
+            ("zslab_global_stats", GlobalStats::FIELDS),
+            ("zslab_class_stats", ClassStats::FIELDS),
+            ("zslab_epoch_stats", EpochStats::FIELDS),
+        ] {
+            let want: Vec<&str> = fields.iter().map(|f| f.0).collect();
+            assert_eq!(header_fields(&h, name), want, "struct {name}");
+        }
+        assert!(h.contains(&format!("#define ZSLAB_STATS_VERSION {STATS_VERSION}")));
+        assert_eq!(
+            core::mem::size_of::<GlobalStats>(),
+            8 + 8 * GlobalStats::FIELDS.len()
+        );
+    }
+
+    #[test]
+    fn json_has_every_field_once() {
+        assert!(crate::init::ensure());
+        let mut out = String::new();
+        write_json(&mut out, &snapshot()).unwrap();
+        let global = &out[..out.find("\"classes\":").unwrap()];
+        for (f, _, _) in GlobalStats::FIELDS {
+            assert_eq!(global.matches(&format!("\"{f}\":")).count(), 1, "{f}");
+        }
+        assert!(out.starts_with("{\"version\":2,"));
     }
 }

@@ -57,6 +57,11 @@ impl RawLock {
     pub fn unlock(&self) {
         self.locked.swap(false, Ordering::SeqCst);
     }
+
+    /// Whether the lock is held (a read: never writes the lock word).
+    pub fn is_locked(&self) -> bool {
+        self.locked.load(Ordering::Relaxed)
+    }
 }
 
 impl Default for RawLock {
@@ -90,6 +95,15 @@ impl<T> SpinLock<T> {
         SpinGuard { lock: self }
     }
 
+    /// Take the lock if it is free.
+    pub fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+        if self.raw.try_lock() {
+            Some(SpinGuard { lock: self })
+        } else {
+            None
+        }
+    }
+
     /// The underlying lock, for fork handlers that must hold it across the
     /// fork without a guard.
     pub fn raw(&self) -> &RawLock {
@@ -121,6 +135,48 @@ impl<T> DerefMut for SpinGuard<'_, T> {
 impl<T> Drop for SpinGuard<'_, T> {
     fn drop(&mut self) {
         self.lock.raw.unlock();
+    }
+}
+
+/// A doorbell for a sleeping thread: the sleeper announces it is idle and
+/// waits on the bell's futex word; whoever has new work for it rings, which
+/// costs one load when the sleeper is not idle.
+pub struct Doorbell {
+    word: core::sync::atomic::AtomicU32,
+    idle: AtomicBool,
+}
+
+impl Doorbell {
+    pub const fn new() -> Self {
+        Doorbell {
+            word: core::sync::atomic::AtomicU32::new(0),
+            idle: AtomicBool::new(false),
+        }
+    }
+
+    /// Wake the sleeper if it sleeps without a time limit.
+    pub fn ring(&self) {
+        if self.idle.load(Ordering::Relaxed) && self.idle.swap(false, Ordering::AcqRel) {
+            self.word.fetch_add(1, Ordering::Release);
+            crate::os::futex_wake(&self.word);
+        }
+    }
+
+    /// Sleep up to `ms` (`idle`: announce that nothing is pending, so the
+    /// next ring wakes us early).
+    pub fn wait(&self, ms: u64, idle: bool) {
+        let w = self.word.load(Ordering::Acquire);
+        if idle {
+            self.idle.store(true, Ordering::SeqCst);
+        }
+        crate::os::futex_wait(&self.word, w, Some(ms));
+        self.idle.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Default for Doorbell {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -1,0 +1,499 @@
+//! Thread heaps: each thread allocates from its own heap, which owns spans
+//! outright, so the same-thread malloc and free paths are a few plain loads
+//! and stores (no lock, no atomic read-modify-write).
+//!
+//! A heap keeps, per size class, a bin (its current span and the free
+//! objects of one bitmap word of it), lists of partial spans by occupancy
+//! band and of full spans of the current epoch, and a list of retired spans
+//! of past epochs. The code is split by path:
+//!
+//! - `fast`: malloc and free of the calling thread's own objects;
+//! - `refill`: the allocation slow path (taking objects out of a span,
+//!   finding the next span, switching epochs);
+//! - `policy`: what happens when a span thins out (list moves, giving pages
+//!   back now or later, detecting a phase end);
+//! - `remote`: frees from other threads, the notification stacks, helping
+//!   idle owners;
+//! - this file: the heap's layout, thread attachment and exit, orphans.
+//!
+//! Every field is an atomic: those only the owning thread writes are read
+//! and written with relaxed loads and stores (plain moves), so another
+//! thread reading them for statistics is racy but never undefined. Heaps
+//! are never unmapped (freed heaps are reused by new threads), so a heap
+//! address read from a span is always safe to dereference.
+
+mod fast;
+mod policy;
+mod refill;
+mod remote;
+
+pub use fast::free;
+pub use remote::{help_idle, route_for_fork};
+
+use crate::counters::{COUNTERS, inc};
+use crate::epoch;
+use crate::list::SlabList;
+use crate::os;
+use crate::region;
+use crate::sizeclass::{BINS, NCLASS};
+use crate::slab::{List, SlabMeta};
+use crate::sync::SpinLock;
+use crate::tls;
+use core::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, fence,
+};
+
+/// The span every empty bin points at: it has no free object, so a bin
+/// pointing at it always takes the slow path. Never written.
+static EMPTY: SlabMeta = SlabMeta::empty();
+
+/// `BinTag::word` when the bin holds no word.
+const NO_WORD: usize = usize::MAX;
+/// Occupancy bands of partial spans: more than 1/2, 1/4, 1/8 used, less.
+pub const BANDS: usize = 4;
+
+/// A heap's allocation state for one size class: its current span and the
+/// free objects of one bitmap word of it, taken out of the span's bitmap
+/// (malloc pops a bit here without touching the span). Owner-only, except
+/// what other threads read: statistics (`bits`, the tag) and remote frees
+/// checking for a double free (the tag, then `bits` when the word
+/// matches). The fields the owner writes on every malloc and the ones it
+/// writes only when it changes words live on two cache lines, so remote
+/// frees of older objects do not pull the hot line away from the owner.
+#[repr(C, align(64))]
+pub struct Bin {
+    /// Free objects of word `word` of `slab` (1 = free).
+    bits: AtomicU64,
+    /// Address of the word's object 0.
+    base: AtomicUsize,
+    /// Object size of the class.
+    size: AtomicUsize,
+    /// Allocations of this class by this heap; every 256th takes the slow
+    /// path, which carries the heap's periodic work.
+    pub allocs: AtomicU64,
+    tag: BinTag,
+}
+
+#[repr(C, align(64))]
+struct BinTag {
+    slab: AtomicPtr<SlabMeta>,
+    /// Index of the word held (NO_WORD if none).
+    word: AtomicUsize,
+    /// Sequence count of changes of `slab`/`word` (odd while changing), so
+    /// a remote reader can tell a consistent view from a torn one.
+    seq: AtomicU64,
+}
+
+impl Bin {
+    const fn new() -> Self {
+        Bin {
+            bits: AtomicU64::new(0),
+            base: AtomicUsize::new(0),
+            size: AtomicUsize::new(0),
+            allocs: AtomicU64::new(0),
+            tag: BinTag {
+                slab: AtomicPtr::new(&EMPTY as *const SlabMeta as *mut SlabMeta),
+                word: AtomicUsize::new(NO_WORD),
+                seq: AtomicU64::new(0),
+            },
+        }
+    }
+
+    /// Start changing which span or word the bin holds (owner only).
+    fn begin_change(&self) {
+        self.tag.seq.store(self.tag.seq.load(Relaxed) + 1, Relaxed);
+        fence(Release);
+    }
+
+    /// Finish a change started with `begin_change`.
+    fn end_change(&self) {
+        self.tag.seq.store(self.tag.seq.load(Relaxed) + 1, Release);
+    }
+
+    /// Whether object (`w`, `bit`) of `s` is free in this bin, read from
+    /// another thread. Exact when the program ordered that read after the
+    /// owner's free; a view torn by a concurrent word change answers false.
+    fn holds_free(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
+        let before = self.tag.seq.load(Acquire);
+        if before & 1 != 0 {
+            return false;
+        }
+        let free = core::ptr::eq(self.tag.slab.load(Relaxed), s)
+            && self.tag.word.load(Relaxed) == w
+            && self.bits.load(Relaxed) & bit != 0;
+        fence(Acquire);
+        free && self.tag.seq.load(Relaxed) == before
+    }
+
+    #[inline(always)]
+    fn slab(&self) -> &'static SlabMeta {
+        // SAFETY: `slab` only ever holds &EMPTY or a metadata reference
+        // from the region array, which is never unmapped: both 'static.
+        unsafe { &*self.tag.slab.load(Relaxed) }
+    }
+
+    fn set_slab(&self, s: &'static SlabMeta) {
+        self.tag
+            .slab
+            .store(s as *const SlabMeta as *mut SlabMeta, Relaxed);
+        self.size.store(s.object_size(), Relaxed);
+    }
+
+    /// The epoch of the bin's span and the free objects the bin holds of
+    /// it, if it has a span (for statistics; racy but never unsafe).
+    pub fn held(&self) -> Option<(usize, u32)> {
+        let s = self.slab();
+        if is_empty(s) {
+            return None;
+        }
+        Some((
+            s.epoch.load(Relaxed) as usize,
+            self.bits.load(Relaxed).count_ones(),
+        ))
+    }
+}
+
+/// Spans of one class a heap keeps besides its current one.
+struct ClassLists {
+    partial: [SlabList; BANDS],
+    full: SlabList,
+    retired: SlabList,
+}
+
+impl ClassLists {
+    const fn new() -> Self {
+        ClassLists {
+            partial: [const { SlabList::new() }; BANDS],
+            full: SlabList::new(),
+            retired: SlabList::new(),
+        }
+    }
+}
+
+/// One thread's heap.
+#[repr(C, align(64))]
+pub struct Heap {
+    // ---- owner state ----
+    pub bins: [Bin; BINS],
+    lists: [ClassLists; NCLASS],
+    era: AtomicU64,
+    epoch: AtomicUsize,
+    /// Allocation slow-path calls (housekeeping rides on them).
+    slow_calls: AtomicU64,
+    /// Allocations counted at the last automatic-epoch tick.
+    allocs_at_tick: AtomicU64,
+    /// Phase-end detection: spans thinned out minus twice the spans taken
+    /// for allocation, floored at 0; at `drain_limit` the heap is draining.
+    drain: AtomicU32,
+    drain_limit: AtomicU32,
+    /// Delay before a thinned-out span's free pages go back (ms).
+    purge_delay: AtomicU64,
+    /// When (coarse ms) returned pages were last needed again.
+    last_thrash: AtomicU64,
+    // ---- read by other threads ----
+    /// Coarse ms of the owner's last slow-path call (idle detection).
+    last_active: AtomicU64,
+    /// Whether a thread owns this heap.
+    live: AtomicBool,
+    pub remote_frees: AtomicU64,
+    next_all: AtomicUsize,
+    next_free: AtomicUsize,
+    /// Notification stack of spans with remote frees (link of the top).
+    queue: Queue,
+}
+
+#[repr(C, align(64))]
+struct Queue(AtomicU32);
+
+/// Every heap ever created (linked through `next_all`; never shrinks).
+static ALL: AtomicUsize = AtomicUsize::new(0);
+/// Heaps whose thread has exited, ready for reuse (linked through `next_free`).
+static FREE: SpinLock<usize> = SpinLock::new(0);
+/// Heaps mapped per chunk.
+const CHUNK: usize = 4;
+/// Default phase-end threshold (spans) and its adaptive ceiling.
+const DRAIN_BASE: u32 = 8;
+const DRAIN_MAX: u32 = 4096;
+
+/// The heap at address `a`.
+///
+/// # Safety
+/// `a` must be a heap address: read from a TLS slot holding a heap, a
+/// span's `owner` above `NO_OWNER`, or a heap list.
+#[inline(always)]
+unsafe fn heap_at(a: usize) -> &'static Heap {
+    // SAFETY: per the contract, `a` came from `acquire`, which carves
+    // heaps out of mappings that are never unmapped, each initialised there.
+    unsafe { &*(a as *const Heap) }
+}
+
+#[inline(always)]
+fn is_empty(s: &SlabMeta) -> bool {
+    core::ptr::eq(s, &EMPTY)
+}
+
+impl Heap {
+    const fn new() -> Self {
+        Heap {
+            bins: [const { Bin::new() }; BINS],
+            lists: [const { ClassLists::new() }; NCLASS],
+            era: AtomicU64::new(0),
+            epoch: AtomicUsize::new(0),
+            slow_calls: AtomicU64::new(0),
+            allocs_at_tick: AtomicU64::new(0),
+            drain: AtomicU32::new(0),
+            drain_limit: AtomicU32::new(DRAIN_BASE),
+            purge_delay: AtomicU64::new(100),
+            last_thrash: AtomicU64::new(0),
+            last_active: AtomicU64::new(0),
+            live: AtomicBool::new(false),
+            remote_frees: AtomicU64::new(0),
+            next_all: AtomicUsize::new(0),
+            next_free: AtomicUsize::new(0),
+            queue: Queue(AtomicU32::new(0)),
+        }
+    }
+
+    #[inline(always)]
+    fn addr(&self) -> usize {
+        self as *const Heap as usize
+    }
+
+    fn lists(&self, class: usize) -> &ClassLists {
+        &self.lists[class % NCLASS]
+    }
+
+    fn bin(&self, class: usize) -> &Bin {
+        &self.bins[class & (BINS - 1)]
+    }
+
+    /// Objects of `class` allocated through this heap so far.
+    pub fn allocs(&self, class: usize) -> u64 {
+        self.bin(class).allocs.load(Relaxed)
+    }
+
+    /// Whether a thread owns this heap.
+    pub fn is_live(&self) -> bool {
+        self.live.load(Relaxed)
+    }
+
+    /// Take `s` off whatever heap list it is on.
+    fn unlink(&self, s: &'static SlabMeta) {
+        let l = self.lists(s.class.load(Relaxed) as usize);
+        match s.list.get() {
+            List::Partial => l.partial[s.band.load(Relaxed) as usize % BANDS].unlink(s),
+            List::Full => l.full.unlink(s),
+            List::Retired => l.retired.unlink(s),
+            List::Current | List::Free | List::Adoptable => s.list.set(List::Free),
+        }
+    }
+
+    /// Give an empty span this heap owns back to the pool.
+    fn release_empty(&self, s: &'static SlabMeta) {
+        s.lock.lock();
+        s.owner.store(crate::slab::NO_OWNER, SeqCst);
+        crate::pool::reclaim(s);
+        s.lock.unlock();
+    }
+
+    fn activate(&self) {
+        let era = epoch::era();
+        self.era.store(era, Relaxed);
+        self.epoch.store(epoch::index(era), Relaxed);
+        self.last_active.store(os::now_coarse_ms(), Relaxed);
+        self.drain.store(0, Relaxed);
+        self.drain_limit.store(DRAIN_BASE, Relaxed);
+        self.purge_delay
+            .store(crate::pool::purge_delay_default().max(1), Relaxed);
+        let total: u64 = (0..NCLASS).map(|c| self.allocs(c)).sum();
+        self.allocs_at_tick.store(total, Relaxed);
+        self.live.store(true, SeqCst);
+        inc(&COUNTERS.threads);
+    }
+
+    /// Hand every span back: the thread is exiting. Empty spans are
+    /// reclaimed, the others become orphans.
+    fn abandon(&self) {
+        self.drain_queue();
+        for class in 0..NCLASS {
+            if let Some(s) = self.unbind(class) {
+                remote::orphan(s);
+            }
+            let l = self.lists(class);
+            for list in l.partial.iter().chain([&l.full, &l.retired]) {
+                while let Some(s) = list.pop_front() {
+                    remote::orphan(s);
+                }
+            }
+        }
+        // Notifications that raced with the orphaning.
+        self.drain_queue();
+        self.live.store(false, SeqCst);
+        inc(&COUNTERS.lock_heap_list);
+        let mut f = FREE.lock();
+        self.next_free.store(*f, Relaxed);
+        *f = self.addr();
+    }
+}
+
+// ================= thread attachment =================
+
+/// The calling thread's heap, if it has one.
+#[inline(always)]
+pub fn current() -> Option<&'static Heap> {
+    let v = tls::get();
+    if tls::is_heap(v) {
+        // SAFETY: the slot holds a heap address (is_heap).
+        Some(unsafe { heap_at(v) })
+    } else {
+        None
+    }
+}
+
+/// Give the calling thread a heap (zslab is initialised; the thread has
+/// none and has not been torn down). `register` arranges for
+/// [`thread_exit`] to run with the heap's address when the thread exits.
+pub fn attach(register: fn(usize)) -> Option<&'static Heap> {
+    if tls::get() != tls::UNSET {
+        return current();
+    }
+    let h = acquire()?;
+    h.activate();
+    tls::set(h.addr());
+    register(h.addr());
+    Some(h)
+}
+
+/// The thread-exit hook: hand the heap at `a` back. Later frees on this
+/// thread (other destructors, glibc's own teardown) take the remote path;
+/// later mallocs go to glibc.
+pub fn thread_exit(a: usize) {
+    if !tls::is_heap(a) || tls::get() != a {
+        return;
+    }
+    tls::set(tls::TORN_DOWN);
+    // SAFETY: `a` is the heap this thread's slot held.
+    unsafe { heap_at(a) }.abandon();
+}
+
+fn acquire() -> Option<&'static Heap> {
+    {
+        inc(&COUNTERS.lock_heap_list);
+        let mut f = FREE.lock();
+        if *f != 0 {
+            // SAFETY: the free list holds heap addresses only.
+            let h = unsafe { heap_at(*f) };
+            *f = h.next_free.load(Relaxed);
+            return Some(h);
+        }
+    }
+    let size = core::mem::size_of::<Heap>();
+    let base = os::reserve(size * CHUNK)?;
+    for i in 0..CHUNK {
+        let a = base + i * size;
+        // SAFETY: `a` lies in a fresh, page-aligned private mapping of
+        // CHUNK heaps; Heap's size is a multiple of its 64-byte alignment,
+        // so every slot is aligned, and nothing else refers to it yet.
+        unsafe { core::ptr::write(a as *mut Heap, Heap::new()) };
+        // SAFETY: initialised just above.
+        let h = unsafe { heap_at(a) };
+        let mut head = ALL.load(Relaxed);
+        loop {
+            h.next_all.store(head, Relaxed);
+            match ALL.compare_exchange_weak(head, a, Release, Relaxed) {
+                Ok(_) => break,
+                Err(x) => head = x,
+            }
+        }
+    }
+    inc(&COUNTERS.lock_heap_list);
+    let mut f = FREE.lock();
+    for i in 1..CHUNK {
+        // SAFETY: initialised in the loop above.
+        let h = unsafe { heap_at(base + i * size) };
+        h.next_free.store(*f, Relaxed);
+        *f = h.addr();
+    }
+    // SAFETY: initialised in the loop above.
+    Some(unsafe { heap_at(base) })
+}
+
+/// Visit every heap ever created (live or waiting for reuse). Only the
+/// shared view is useful from here: owner state may change meanwhile.
+pub fn for_each_heap(mut f: impl FnMut(&'static Heap)) {
+    let mut a = ALL.load(Acquire);
+    while a != 0 {
+        // SAFETY: the ALL list holds heap addresses only.
+        let h = unsafe { heap_at(a) };
+        f(h);
+        a = h.next_all.load(Relaxed);
+    }
+}
+
+/// Check that `p` is a live object of active span `h`, from any thread
+/// (the owner's view is exact; another thread's is exact when the program
+/// ordered its call after the owner's free): the same allocated-state
+/// checks as free. Returns the object's usable size.
+pub fn check_allocated(h: &'static SlabMeta, p: usize) -> Result<usize, crate::slab::FreeError> {
+    use crate::slab::{FreeError, NO_OWNER};
+    h.check_live()?;
+    let (w, bit) = h.locate(p).ok_or(FreeError::Invalid)?;
+    if h.is_free_here(w, bit) {
+        return Err(FreeError::DoubleFree);
+    }
+    let o = h.owner.load(SeqCst);
+    if o > NO_OWNER {
+        // SAFETY: owners above NO_OWNER are heap addresses.
+        let owner = unsafe { heap_at(o) };
+        if owner
+            .bin(h.class.load(Relaxed) as usize)
+            .holds_free(h, w, bit)
+        {
+            return Err(FreeError::DoubleFree);
+        }
+    }
+    Ok(h.object_size())
+}
+
+/// Fold in the calling thread's remote frees (before statistics snapshots).
+pub fn drain_current() {
+    if let Some(h) = current() {
+        h.drain_queue();
+    }
+}
+
+/// Fold in the calling thread's remote frees and give back the free pages
+/// of its partly used spans (before statistics snapshots and explicit
+/// reclamation requests).
+pub fn tidy_current() -> usize {
+    current().map_or(0, |h| {
+        h.drain_queue();
+        h.purge_owned()
+    })
+}
+
+/// The heap free list's lock, for fork handlers.
+pub fn free_list_lock() -> &'static crate::sync::RawLock {
+    FREE.raw()
+}
+
+/// In a fork child: a parent thread may have been between marking one of
+/// our spans queued and pushing it on our stack, leaving it marked queued
+/// on no stack (its remote frees would never be folded in again). Drain our
+/// stack, then fold in every span we own that still claims to be queued.
+/// Single-threaded, so the scan over the spans is safe; it only reads
+/// metadata of spans that are not ours.
+pub fn repair_after_fork() {
+    let Some(h) = current() else { return };
+    h.drain_queue();
+    for i in 0..region::frontier() {
+        let Some(s) = region::meta(i) else { break };
+        if s.owner.load(Relaxed) == h.addr() && s.queued.load(Relaxed) {
+            s.queued.store(false, SeqCst);
+            remote::route_for_fork(s, h);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,353 @@
+//! The allocation slow path: taking the next objects out of the current
+//! span's bitmap, moving a full span aside, finding the next span (partial
+//! ones fullest first, a closed epoch's quiet span, an orphan, a cached or a
+//! fresh one, in that order), switching epochs, and the periodic
+//! housekeeping that rides on this path.
+
+use super::{BANDS, Bin, EMPTY, Heap, NO_WORD, is_empty};
+use crate::counters::{self, COUNTERS, inc};
+use crate::diag;
+use crate::epoch;
+use crate::os;
+use crate::pages;
+use crate::pool;
+use crate::region;
+use crate::sizeclass::{NCLASS, span_slabs};
+use crate::slab::{List, SlabMeta, State};
+use core::sync::atomic::Ordering::*;
+
+/// How long a retired span must go without thinning out before it may be
+/// reused for a later epoch.
+const RECYCLE_QUIET_MS: u64 = 1000;
+
+impl Heap {
+    #[cold]
+    #[inline(never)]
+    pub(super) fn alloc_slow(&self, class: usize) -> usize {
+        let class = class % NCLASS;
+        let n = self.slow_calls.load(Relaxed) + 1;
+        self.slow_calls.store(n, Relaxed);
+        let b = self.bin(class);
+        let a = b.allocs.load(Relaxed).wrapping_add(1);
+        b.allocs.store(a, Relaxed);
+        if n % epoch::tick_every() == 0 || a % super::fast::PERIOD == 0 {
+            self.housekeeping();
+        }
+        if self.era.load(Relaxed) != epoch::era() {
+            self.switch_epoch();
+        }
+        loop {
+            let x = b.bits.load(Relaxed);
+            if x != 0 {
+                b.bits.store(x & (x - 1), Relaxed);
+                return b.base.load(Relaxed) + x.trailing_zeros() as usize * b.size.load(Relaxed);
+            }
+            let s = b.slab();
+            if !is_empty(s) {
+                if self.take_from(b, s) {
+                    continue;
+                }
+                if s.has_pending() {
+                    let c = s.collect();
+                    diag::check_collected(c, s);
+                    if c.freed > 0 {
+                        continue;
+                    }
+                }
+                // Full: aside until its first free.
+                self.lists(class).full.push_front(s, List::Full);
+                s.mark.store(s.cap.load(Relaxed).saturating_sub(1), Relaxed);
+                b.begin_change();
+                b.set_slab(&EMPTY);
+                b.end_change();
+                inc(&counters::class(class).refills);
+            }
+            // An advance that landed while we were busy: take the new span
+            // in the new epoch, never a fresh one in a closing epoch.
+            if self.era.load(Relaxed) != epoch::era() {
+                self.switch_epoch();
+                continue;
+            }
+            match self.refill(class) {
+                Some(s) => self.make_current(b, s),
+                None => {
+                    b.allocs
+                        .store(b.allocs.load(Relaxed).wrapping_sub(1), Relaxed);
+                    return 0;
+                }
+            }
+        }
+    }
+
+    /// Load the bin with the next free objects of its span. Returns false
+    /// when the span has none left. The bitmap is only handed out from
+    /// under the span lock, so a thread giving back pages of this span
+    /// never races with us.
+    fn take_from(&self, b: &Bin, s: &'static SlabMeta) -> bool {
+        s.lock.lock();
+        let t = s.take();
+        let fresh = t.map_or(0, |t| pages::commit_taken(s, t));
+        s.lock.unlock();
+        let Some(t) = t else {
+            b.begin_change();
+            b.tag.word.store(NO_WORD, Relaxed);
+            b.end_change();
+            return false;
+        };
+        if fresh > 0 {
+            self.note_refault(s);
+        }
+        b.begin_change();
+        b.tag.word.store(t.word, Relaxed);
+        b.base.store(
+            s.base.load(Relaxed) + t.word * 64 * b.size.load(Relaxed),
+            Relaxed,
+        );
+        b.bits.store(t.bits, Relaxed);
+        b.end_change();
+        true
+    }
+
+    fn make_current(&self, b: &Bin, s: &'static SlabMeta) {
+        s.list.set(List::Current);
+        // A current span calls back only when it empties.
+        s.mark.store(0, Relaxed);
+        b.begin_change();
+        b.tag.word.store(NO_WORD, Relaxed);
+        b.bits.store(0, Relaxed);
+        b.set_slab(s);
+        b.end_change();
+        self.note_refill();
+    }
+
+    /// Give the bin's objects back to its span and detach the bin from it.
+    /// Returns the span, or `None` for an empty bin.
+    pub(super) fn unbind(&self, class: usize) -> Option<&'static SlabMeta> {
+        let b = self.bin(class);
+        let s = b.slab();
+        if is_empty(s) {
+            return None;
+        }
+        let w = b.tag.word.load(Relaxed);
+        if w != NO_WORD {
+            s.give_back(w, b.bits.load(Relaxed));
+        }
+        b.begin_change();
+        b.bits.store(0, Relaxed);
+        b.tag.word.store(NO_WORD, Relaxed);
+        b.set_slab(&EMPTY);
+        b.end_change();
+        s.list.set(List::Free);
+        Some(s)
+    }
+
+    /// If the bin of `s`'s class holds a word of `s`, give the word back
+    /// (the bitmap must be complete before remote frees are folded in).
+    pub(super) fn flush_word_of(&self, s: &SlabMeta) {
+        let class = s.class.load(Relaxed) as usize;
+        let b = self.bin(class);
+        if core::ptr::eq(b.slab(), s) && b.tag.word.load(Relaxed) != NO_WORD {
+            s.give_back(b.tag.word.load(Relaxed), b.bits.load(Relaxed));
+            b.begin_change();
+            b.bits.store(0, Relaxed);
+            b.tag.word.store(NO_WORD, Relaxed);
+            b.end_change();
+        }
+    }
+
+    /// A span for `class` with at least one free object.
+    fn refill(&self, class: usize) -> Option<&'static SlabMeta> {
+        if self.queue.0.load(Relaxed) != 0 {
+            self.drain_queue();
+        }
+        let l = self.lists(class);
+        for band in 0..BANDS {
+            if let Some(s) = l.partial[band].pop_front() {
+                return Some(s);
+            }
+        }
+        if let Some(s) = self.recycle(class) {
+            return Some(s);
+        }
+        let era = self.era.load(Relaxed);
+        if let Some(s) = pool::adopt(class, self.addr(), era) {
+            diag::check_collected(s.collect(), s);
+            if s.has_free() {
+                return Some(s);
+            }
+            // Fully used after all: keep it as a full span of ours.
+            l.full.push_front(s, List::Full);
+            s.mark.store(s.cap.load(Relaxed).saturating_sub(1), Relaxed);
+        }
+        let (s, from_cache) = match pool::cache_pop(class) {
+            Some(s) => (s, true),
+            None => {
+                let idx = region::take_run(span_slabs(class))?;
+                let s = region::meta(idx)?;
+                pages::unused_resident(s, span_slabs(class), -1);
+                inc(&counters::class(class).cache_miss);
+                (s, false)
+            }
+        };
+        self.activate_span(s, class, from_cache);
+        Some(s)
+    }
+
+    /// Set up span `s` (from the hot cache or the free runs) for `class` in
+    /// the current epoch, owned by this heap.
+    fn activate_span(&self, s: &'static SlabMeta, class: usize, from_cache: bool) {
+        let idx = region::index_of(s);
+        let slabs = span_slabs(class);
+        let me = idx as u32 + 1;
+        for k in 1..slabs {
+            if let Some(m) = region::meta(idx + k) {
+                m.owner.store(0, Relaxed);
+                m.head.store(me, Relaxed);
+                m.state.store(State::Interior, Release);
+            }
+        }
+        s.format(region::slab_base(idx), class);
+        let e = self.epoch.load(Relaxed);
+        s.head.store(me, Relaxed);
+        s.epoch.store(e as u8, Relaxed);
+        s.era.store(self.era.load(Relaxed), Relaxed);
+        s.stamp.store(0, Relaxed);
+        s.list.set(List::Free);
+        s.prev.store(0, Relaxed);
+        s.next.store(0, Relaxed);
+        counters::span_activated(class, e, pages::resident_pages(s, slabs), from_cache);
+        s.lock.lock();
+        s.state.store(State::Active, Release);
+        s.owner.store(self.addr(), SeqCst);
+        s.lock.unlock();
+    }
+
+    /// A sparse span of a closed epoch whose objects have stopped dying
+    /// (no span event for [`RECYCLE_QUIET_MS`]), reused for the current
+    /// epoch: its few survivors are long-lived, and its free space would
+    /// otherwise be stranded until they die. A span of a recently closed
+    /// epoch, or one more than a quarter full, is never reused: the
+    /// closing epoch receives no new objects. Oldest first.
+    fn recycle(&self, class: usize) -> Option<&'static SlabMeta> {
+        let l = &self.lists(class).retired;
+        let now = os::now_coarse_ms();
+        let quiet = RECYCLE_QUIET_MS.max(self.purge_delay.load(Relaxed));
+        let mut cand = l.back();
+        for _ in 0..4 {
+            let s = cand?;
+            cand = crate::list::SlabList::prev_of(s);
+            if s.has_pending() {
+                diag::check_collected(s.collect(), s);
+            }
+            let sparse = s.used.load(Relaxed) <= s.cap.load(Relaxed) / 4;
+            if sparse && now.saturating_sub(s.stamp.load(Relaxed)) >= quiet {
+                l.unlink(s);
+                let (from, to) = (s.epoch.load(Relaxed) as usize, self.epoch.load(Relaxed));
+                counters::span_moved(from, to, pages::resident_pages(s, span_slabs(class)));
+                s.epoch.store(to as u8, Relaxed);
+                s.era.store(self.era.load(Relaxed), Relaxed);
+                // A purge queued for it would now return pages about to be
+                // filled: a new activation number makes that entry stale.
+                s.generation
+                    .store(s.generation.load(Relaxed).wrapping_add(1), Relaxed);
+                inc(&counters::class(class).recycled);
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// The epoch moved on: retire every span of the old one, so no new
+    /// object lands in a closing epoch.
+    #[cold]
+    pub(super) fn switch_epoch(&self) {
+        let now = os::now_coarse_ms();
+        for class in 0..NCLASS {
+            if let Some(s) = self.unbind(class) {
+                self.retire(s, now);
+            }
+            let l = self.lists(class);
+            for list in l.partial.iter().chain([&l.full]) {
+                while let Some(s) = list.pop_front() {
+                    self.retire(s, now);
+                }
+            }
+        }
+        let era = epoch::era();
+        self.era.store(era, Relaxed);
+        self.epoch.store(epoch::index(era), Relaxed);
+        inc(&COUNTERS.epoch_switches);
+    }
+
+    fn retire(&self, s: &'static SlabMeta, now: u64) {
+        if s.used.load(Relaxed) == 0 && !s.queued.load(SeqCst) {
+            self.release_empty(s);
+            return;
+        }
+        s.stamp.store(now, Relaxed);
+        s.mark.store(self.band_mark(s), Relaxed);
+        self.lists(s.class.load(Relaxed) as usize)
+            .retired
+            .push_front(s, List::Retired);
+        inc(&COUNTERS.retired_spans);
+        // Its pages that hold no live object go back once it has been
+        // quiet for a while (a span recycled first makes this a no-op).
+        pool::queue_purge(s, now + self.purge_delay.load(Relaxed));
+    }
+
+    /// Periodic work, every few dozen slow-path calls: automatic epoch
+    /// advance, pending notifications, delayed purges, cache decay, idle
+    /// heaps' remote frees, and relaxing the phase-end thresholds.
+    #[cold]
+    fn housekeeping(&self) {
+        let now = os::now_coarse_ms();
+        self.last_active.store(now, Relaxed);
+        epoch::tick(self.allocs_since_tick(), now);
+        if self.queue.0.load(Relaxed) != 0 {
+            self.drain_queue();
+        }
+        pool::purge_due(now, false);
+        pool::decay_tick(now);
+        crate::huge::decay_tick(now);
+        let _ = super::remote::help_idle(now, false);
+        self.relax(now);
+    }
+
+    /// Allocations since the last call (only counted when an automatic
+    /// advance by allocations is configured).
+    fn allocs_since_tick(&self) -> u64 {
+        if !epoch::counts_allocs() {
+            return 0;
+        }
+        let total: u64 = (0..NCLASS).map(|c| self.allocs(c)).sum();
+        let last = self.allocs_at_tick.swap(total, Relaxed);
+        total.wrapping_sub(last)
+    }
+
+    /// Give back the free pages of every span this heap keeps (explicit
+    /// requests: malloc_trim, slab_reclaim). Returns the bytes.
+    pub(super) fn purge_owned(&self) -> usize {
+        let mut bytes = 0;
+        for class in 0..NCLASS {
+            let l = self.lists(class);
+            let cur = self.bin(class).slab();
+            let lists = l.partial.iter().chain([&l.full, &l.retired]);
+            let mut each = |s: &'static SlabMeta| {
+                s.lock.lock();
+                bytes += pages::purge_free(s);
+                s.lock.unlock();
+            };
+            if !is_empty(cur) {
+                each(cur);
+            }
+            for list in lists {
+                let mut c = list.front();
+                while let Some(s) = c {
+                    c = crate::list::SlabList::next_of(s);
+                    each(s);
+                }
+            }
+        }
+        bytes
+    }
+}

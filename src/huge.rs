@@ -1,0 +1,462 @@
+//! Huge blocks: requests above 1 MiB (and alignments above 64 KiB), one
+//! run of slabs each, cut from the same region as the spans, so "is this
+//! pointer zslab's" stays one range check. The run's first slab is the
+//! block's head (`Huge` while live, `HugeCached` once freed); the others
+//! are `Interior` and name it, so a double free or an interior pointer is
+//! caught exactly. A block's usable size is its request rounded up to whole
+//! pages; the run's tail beyond it is never touched.
+//!
+//! Freed blocks wait in a cache (most recent first, best fit on reuse,
+//! split when much larger) while the program keeps cycling them, so a
+//! replaced block costs no page faults; the cache is bounded in bytes, the
+//! bound doubles while blocks are evicted and wanted again soon after, and
+//! blocks older than the decay delay, or beyond the bound, give their pages
+//! back and return to the region. `realloc` grows a block in place when the
+//! slabs after it are free, and otherwise moves its pages with `mremap`
+//! instead of copying them.
+
+use crate::counters::{self, COUNTERS, add, inc};
+use crate::diag;
+use crate::epoch;
+use crate::list::SlabList;
+use crate::os::{self, PAGE};
+use crate::pages;
+use crate::region;
+use crate::sizeclass::{SLAB_SHIFT, SLAB_SIZE};
+use crate::slab::{FreeError, List, NO_OWNER, SlabMeta, State};
+use crate::sync::SpinLock;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+
+struct Cache {
+    /// Freed blocks, most recently freed first.
+    list: SlabList,
+    /// Bytes (whole runs) the cache holds.
+    bytes: usize,
+    /// Current bound above the base (grows while the program thrashes).
+    limit: usize,
+    /// When (coarse ms) the cache last pushed a block out.
+    last_overflow: u64,
+}
+
+static CACHE: SpinLock<Cache> = SpinLock::new(Cache {
+    list: SlabList::new(),
+    bytes: 0,
+    limit: 0,
+    last_overflow: 0,
+});
+
+/// Base bound of the cache in bytes (ZSLAB_HUGE_CACHE), and its ceiling.
+static CACHE_BASE: AtomicUsize = AtomicUsize::new(64 << 20);
+const CACHE_MAX: usize = 4 << 30;
+static DECAY_MS: AtomicU64 = AtomicU64::new(1000);
+static NEXT_DECAY: AtomicU64 = AtomicU64::new(0);
+/// Blocks moved with mremap whose ranges are still separate mappings.
+static MOVED: AtomicUsize = AtomicUsize::new(0);
+/// At most this many moved ranges at a time (each can cost two kernel
+/// mappings until the block is freed); beyond, growth copies.
+const MAX_MOVED: usize = 1024;
+/// Blocks at least this large move with mremap rather than copy.
+const MOVE_MIN: usize = 4 << 20;
+
+/// Apply the configuration. Called once during initialisation.
+pub fn configure(cache_bytes: usize, decay_ms: u64) {
+    CACHE_BASE.store(cache_bytes, Relaxed);
+    DECAY_MS.store(decay_ms, Relaxed);
+}
+
+fn lock() -> crate::sync::SpinGuard<'static, Cache> {
+    inc(&COUNTERS.lock_huge);
+    CACHE.lock()
+}
+
+fn slabs_for(bytes: usize) -> usize {
+    bytes.div_ceil(SLAB_SIZE)
+}
+
+/// Usable bytes of live block `head`.
+fn usable(head: &SlabMeta) -> usize {
+    (head.cap.load(Relaxed) as usize) << os::PAGE_SHIFT
+}
+
+/// A huge block of at least `size` bytes aligned to `align` (a power of
+/// two), or 0 when the region has no room.
+pub fn alloc(size: usize, align: usize) -> usize {
+    alloc_inner(size, align).0
+}
+
+/// A huge block of at least `size` bytes, and whether its memory is known
+/// to be zero (every page fresh from the OS), so calloc can skip clearing.
+pub fn alloc_zeroed(size: usize) -> (usize, bool) {
+    alloc_inner(size, 16)
+}
+
+fn alloc_inner(size: usize, align: usize) -> (usize, bool) {
+    let Some(bytes) = size.max(1).checked_next_multiple_of(PAGE) else {
+        return (0, false);
+    };
+    let n = slabs_for(bytes);
+    if n > u32::MAX as usize {
+        return (0, false);
+    }
+    let head = if align <= SLAB_SIZE {
+        from_cache(n).or_else(|| region::take_run(n).and_then(region::meta))
+    } else {
+        take_aligned(n, align)
+    };
+    let Some(head) = head else { return (0, false) };
+    setup(head, n, bytes)
+}
+
+/// Set up run `head` of `n` slabs as a live block of `bytes` usable bytes.
+/// Returns its address and whether its memory is known to be zero.
+fn setup(head: &'static SlabMeta, n: usize, bytes: usize) -> (usize, bool) {
+    let idx = region::index_of(head);
+    let me = idx as u32 + 1;
+    if head.state.get() != State::HugeCached {
+        pages::unused_resident(head, n, -1);
+    }
+    for k in 1..n {
+        if let Some(m) = region::meta(idx + k) {
+            m.owner.store(0, Relaxed);
+            m.head.store(me, Relaxed);
+            m.state.store(State::Interior, Release);
+        }
+    }
+    let era = epoch::era();
+    let e = epoch::index(era);
+    let base = region::slab_base(idx);
+    head.base.store(base, Relaxed);
+    head.owner.store(NO_OWNER, Relaxed);
+    head.head.store(me, Relaxed);
+    head.span.store(n as u32, Relaxed);
+    head.cap.store((bytes >> os::PAGE_SHIFT) as u32, Relaxed);
+    head.size.store(0, Relaxed);
+    head.epoch.store(e as u8, Relaxed);
+    head.era.store(era, Relaxed);
+    let pages = bytes >> os::PAGE_SHIFT;
+    let zero = pages::commit_block(head, bytes) == pages && pages::zero_on_return();
+    head.state.store(State::Huge, Release);
+    inc(&COUNTERS.huge_allocs);
+    add(&COUNTERS.huge_live_bytes, bytes as i64);
+    add(&counters::epoch(e).huge_blocks, 1);
+    add(&counters::epoch(e).huge_bytes, bytes as i64);
+    (base, zero)
+}
+
+/// A run of `n` slabs whose first slab is aligned to `align`: a longer
+/// run, trimmed at both ends.
+fn take_aligned(n: usize, align: usize) -> Option<&'static SlabMeta> {
+    let extra = (align >> SLAB_SHIFT).saturating_sub(1);
+    let total = n.checked_add(extra)?;
+    let idx = region::take_run(total)?;
+    let base = region::slab_base(idx);
+    let skip = (base.next_multiple_of(align) - base) >> SLAB_SHIFT;
+    // The kept part's ends must not look free to the trimmed parts.
+    region::claim(idx + skip, n);
+    if skip > 0 {
+        region::free_run(idx, skip);
+    }
+    let tail = total - skip - n;
+    if tail > 0 {
+        region::free_run(idx + skip + n, tail);
+    }
+    region::meta(idx + skip)
+}
+
+/// The best-fitting cached run for `n` slabs (split when much larger).
+fn from_cache(n: usize) -> Option<&'static SlabMeta> {
+    let mut c = lock();
+    let mut best: Option<&'static SlabMeta> = None;
+    let mut cur = c.list.front();
+    while let Some(m) = cur {
+        let len = m.span.load(Relaxed) as usize;
+        if len >= n && best.is_none_or(|b| len < b.span.load(Relaxed) as usize) {
+            best = Some(m);
+            if len == n {
+                break;
+            }
+        }
+        cur = SlabList::next_of(m);
+    }
+    let Some(m) = best else {
+        // A miss soon after the cache pushed a block out: it is too small
+        // for what the program cycles through.
+        if os::now_coarse_ms().saturating_sub(c.last_overflow) <= DECAY_MS.load(Relaxed).max(100) {
+            let base = CACHE_BASE.load(Relaxed);
+            c.limit = (c.limit.max(base) * 2).min(CACHE_MAX);
+        }
+        return None;
+    };
+    c.list.unlink(m);
+    let len = m.span.load(Relaxed) as usize;
+    c.bytes -= len << SLAB_SHIFT;
+    add(&COUNTERS.huge_cached_bytes, -((len << SLAB_SHIFT) as i64));
+    // Much larger than needed: the rest stays cached as its own block.
+    if len > n + n / 4 {
+        let idx = region::index_of(m);
+        if let Some(rest) = region::meta(idx + n) {
+            rest.span.store((len - n) as u32, Relaxed);
+            rest.head.store((idx + n) as u32 + 1, Relaxed);
+            rest.base.store(region::slab_base(idx + n), Relaxed);
+            rest.stamp.store(m.stamp.load(Relaxed), Relaxed);
+            rest.epoch.store(m.epoch.load(Relaxed), Relaxed);
+            rest.owner.store(NO_OWNER, Relaxed);
+            rest.state.store(State::HugeCached, Release);
+            c.list.push_back(rest, List::Free);
+            c.bytes += (len - n) << SLAB_SHIFT;
+            add(
+                &COUNTERS.huge_cached_bytes,
+                ((len - n) << SLAB_SHIFT) as i64,
+            );
+        }
+        m.span.store(n as u32, Relaxed);
+    }
+    inc(&COUNTERS.huge_cache_hits);
+    Some(m)
+}
+
+/// Check that `p` is live block `head`'s address.
+fn check(head: &SlabMeta, p: usize) -> Result<(), FreeError> {
+    if p != head.base.load(Relaxed) {
+        return Err(FreeError::Invalid);
+    }
+    match head.state.load(Acquire) {
+        State::Huge => Ok(()),
+        State::HugeCached => Err(FreeError::DoubleFree),
+        _ => Err(FreeError::Invalid),
+    }
+}
+
+/// Usable size of huge block `p` (head `head`), or why `p` is not one.
+pub fn usable_size(head: &SlabMeta, p: usize) -> Result<usize, FreeError> {
+    check(head, p).map(|()| usable(head))
+}
+
+/// Free huge block `p` (head `head`) from any thread; `what` names the
+/// call for a diagnosis.
+pub fn free(head: &'static SlabMeta, p: usize, what: &str) {
+    // The state change is the one atomic step: two racing frees of the
+    // same block cannot both succeed.
+    if let Err(e) = check(head, p).and_then(|()| {
+        head.state
+            .compare_exchange(State::Huge, State::HugeCached, AcqRel, Acquire)
+            .map(|_| ())
+            .map_err(|_| FreeError::DoubleFree)
+    }) {
+        return diag::free_error(e, p, Some(head), what);
+    }
+    let bytes = usable(head);
+    let e = head.epoch.load(Relaxed) as usize;
+    inc(&COUNTERS.huge_frees);
+    add(&COUNTERS.huge_live_bytes, -(bytes as i64));
+    add(&counters::epoch(e).huge_blocks, -1);
+    add(&counters::epoch(e).huge_bytes, -(bytes as i64));
+    cache_push(head);
+}
+
+/// Put a freed block in the cache, pushing the oldest out beyond the bound.
+fn cache_push(head: &'static SlabMeta) {
+    let len = head.span.load(Relaxed) as usize;
+    let now = os::now_coarse_ms();
+    head.stamp.store(now, Relaxed);
+    let mut out: [Option<&'static SlabMeta>; 8] = [None; 8];
+    {
+        let mut c = lock();
+        c.list.push_front(head, List::Free);
+        c.bytes += len << SLAB_SHIFT;
+        add(&COUNTERS.huge_cached_bytes, (len << SLAB_SHIFT) as i64);
+        let bound = c.limit.max(CACHE_BASE.load(Relaxed));
+        let mut i = 0;
+        while c.bytes > bound && i < out.len() {
+            let Some(old) = c.list.pop_back() else { break };
+            c.bytes -= (old.span.load(Relaxed) as usize) << SLAB_SHIFT;
+            c.last_overflow = now;
+            out[i] = Some(old);
+            i += 1;
+        }
+    }
+    for m in out.into_iter().flatten() {
+        release(m);
+    }
+}
+
+/// Give a cached block's pages back and return its run to the region.
+/// It is no longer in the cache.
+fn release(m: &'static SlabMeta) -> usize {
+    let len = m.span.load(Relaxed) as usize;
+    add(&COUNTERS.huge_cached_bytes, -((len << SLAB_SHIFT) as i64));
+    let e = m.epoch.load(Relaxed) as usize;
+    let returned = pages::purge_all(m, len, e);
+    if m.band.load(Relaxed) != 0 {
+        // Its range was moved in with mremap: map it afresh so it merges
+        // back into the region's mapping.
+        m.band.store(0, Relaxed);
+        let base = region::slab_base(region::index_of(m));
+        if os::remap_fixed(base, len << SLAB_SHIFT) {
+            for k in 0..len {
+                if let Some(s) = region::nth(m, k) {
+                    s.resident.store(0, Relaxed);
+                }
+            }
+        }
+        MOVED.fetch_sub(1, Relaxed);
+    }
+    pages::unused_resident(m, len, 1);
+    region::free_run(region::index_of(m), len);
+    returned
+}
+
+/// Give back every cached block matching `pick`. Returns the bytes.
+fn purge_where(pick: &dyn Fn(&SlabMeta) -> bool) -> usize {
+    let mut returned = 0;
+    loop {
+        let m = {
+            let mut c = lock();
+            let mut cur = c.list.back();
+            let mut found = None;
+            while let Some(m) = cur {
+                if pick(m) {
+                    found = Some(m);
+                    break;
+                }
+                cur = SlabList::prev_of(m);
+            }
+            let Some(m) = found else { break };
+            c.list.unlink(m);
+            c.bytes -= (m.span.load(Relaxed) as usize) << SLAB_SHIFT;
+            m
+        };
+        returned += release(m);
+    }
+    returned
+}
+
+/// Return every cached block to the OS (malloc_trim, slab_reclaim).
+pub fn purge_cache() -> usize {
+    purge_where(&|_| true)
+}
+
+/// Return cached blocks older than the decay delay; shrink a grown bound
+/// once the program has stopped thrashing.
+pub fn decay_tick(now: u64) -> usize {
+    let delay = DECAY_MS.load(Relaxed);
+    let due = NEXT_DECAY.load(Relaxed);
+    if now < due
+        || NEXT_DECAY
+            .compare_exchange(due, now + (delay / 4).max(4), Relaxed, Relaxed)
+            .is_err()
+        || COUNTERS.huge_cached_bytes.load(Relaxed) <= 0
+    {
+        return 0;
+    }
+    {
+        let mut c = lock();
+        if c.limit > 0 && now.saturating_sub(c.last_overflow) > delay.max(100) {
+            c.limit /= 2;
+        }
+    }
+    if delay == 0 {
+        return 0;
+    }
+    purge_where(&|m| now.saturating_sub(m.stamp.load(Relaxed)) >= delay)
+}
+
+/// Bytes the cache holds.
+pub fn cached_bytes() -> usize {
+    COUNTERS.huge_cached_bytes.load(Relaxed).max(0) as usize
+}
+
+/// Resize live huge block `p` (head `head`) to `size` bytes in place or by
+/// moving its pages. Returns the block's (possibly new) address, or `None`
+/// when the caller must allocate, copy and free instead.
+pub fn realloc(head: &'static SlabMeta, p: usize, size: usize) -> Option<usize> {
+    let bytes = size.checked_next_multiple_of(PAGE)?;
+    let n = head.span.load(Relaxed) as usize;
+    let want = slabs_for(bytes);
+    let old = usable(head);
+    let idx = region::index_of(head);
+    let e = head.epoch.load(Relaxed) as usize;
+    if want <= n {
+        // Shrinking to less than half: hand the unused tail slabs back.
+        if want < n / 2 {
+            let tail = n - want;
+            if let Some(t) = region::meta(idx + want) {
+                pages::purge_all(t, tail, e);
+                pages::unused_resident(t, tail, 1);
+            }
+            region::free_run(idx + want, tail);
+            head.span.store(want as u32, Relaxed);
+        }
+    } else if region::extend_run(idx, n, want - n) {
+        let me = idx as u32 + 1;
+        for k in n..want {
+            if let Some(m) = region::meta(idx + k) {
+                m.owner.store(0, Relaxed);
+                m.head.store(me, Relaxed);
+                m.state.store(State::Interior, Release);
+            }
+        }
+        head.span.store(want as u32, Relaxed);
+        inc(&COUNTERS.huge_grown_in_place);
+    } else {
+        return moved(head, p, old, bytes);
+    }
+    head.cap.store((bytes >> os::PAGE_SHIFT) as u32, Relaxed);
+    pages::commit_block(head, bytes);
+    let delta = bytes as i64 - old as i64;
+    add(&COUNTERS.huge_live_bytes, delta);
+    add(&counters::epoch(e).huge_bytes, delta);
+    Some(p)
+}
+
+/// Grow a block by moving its pages to a new, larger run with mremap.
+fn moved(head: &'static SlabMeta, p: usize, old: usize, bytes: usize) -> Option<usize> {
+    if old < MOVE_MIN || MOVED.load(Relaxed) >= MAX_MOVED {
+        return None;
+    }
+    let n = head.span.load(Relaxed) as usize;
+    let want = slabs_for(bytes);
+    let idx = region::take_run(want)?;
+    let new = region::slab_base(idx);
+    if !os::move_pages(p, old, new, old) {
+        region::free_run(idx, want);
+        return None;
+    }
+    MOVED.fetch_add(1, Relaxed);
+    inc(&COUNTERS.huge_remapped);
+    // The old range is unmapped now: map it afresh, then free its run.
+    let ok = os::remap_fixed(p, n << SLAB_SHIFT);
+    let nh = region::meta(idx)?;
+    // The pages moved with the block: so do their resident bits.
+    for k in 0..n {
+        if let (Some(from), Some(to)) = (
+            region::meta(region::index_of(head) + k),
+            region::meta(idx + k),
+        ) {
+            to.resident.store(from.resident.load(Relaxed), Relaxed);
+            from.resident.store(0, Relaxed);
+        }
+    }
+    let old_bytes = usable(head);
+    let e = head.epoch.load(Relaxed) as usize;
+    add(&COUNTERS.huge_live_bytes, -(old_bytes as i64));
+    add(&counters::epoch(e).huge_blocks, -1);
+    add(&counters::epoch(e).huge_bytes, -(old_bytes as i64));
+    inc(&COUNTERS.huge_frees);
+    if ok {
+        region::free_run(region::index_of(head), n);
+    } else {
+        // A range we could not map again stays out of circulation; a stale
+        // pointer into it is refused as invalid.
+        head.head.store(0, Relaxed);
+        head.state.store(State::Interior, Release);
+    }
+    let (out, _) = setup(nh, want, bytes);
+    nh.band.store(1, Relaxed);
+    Some(out)
+}
+
+/// The huge cache's lock, for fork handlers.
+pub fn cache_lock() -> &'static crate::sync::RawLock {
+    CACHE.raw()
+}
