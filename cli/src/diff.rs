@@ -82,6 +82,18 @@ const ENTRY_FIELDS: &[&str] = &[
     "slabs",
 ];
 
+/// Fields of a class or epoch that identify it, or change with time alone.
+const ENTRY_SKIP: &[&str] = &[
+    "class_index",
+    "object_size",
+    "epoch",
+    "era",
+    "open_since_ns",
+    "age_ns",
+    "version",
+    "size",
+];
+
 /// A class or epoch in one or both snapshots.
 #[derive(Clone, Debug)]
 pub struct EntryChange<'s> {
@@ -107,13 +119,39 @@ impl EntryChange<'_> {
             .collect()
     }
 
+    /// Every figure that differs (identity fields and ages left out): the
+    /// main ones in ENTRY_FIELDS order, then the rest by size of change.
+    pub fn changes(&self) -> Vec<Change> {
+        let mut keys: Vec<&str> = Vec::new();
+        for r in [self.a, self.b].into_iter().flatten() {
+            for (k, _) in r.numeric_fields() {
+                if !ENTRY_SKIP.contains(&k) && !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        let mut v: Vec<Change> = keys
+            .into_iter()
+            .map(|k| self.field(k))
+            .filter(|c| c.a != c.b)
+            .collect();
+        let rank = |c: &Change| {
+            ENTRY_FIELDS
+                .iter()
+                .position(|f| *f == c.key)
+                .unwrap_or(ENTRY_FIELDS.len())
+        };
+        v.sort_by(|x, y| {
+            rank(x)
+                .cmp(&rank(y))
+                .then(by_magnitude(x.delta(), y.delta()))
+                .then(x.key.cmp(&y.key))
+        });
+        v
+    }
+
     fn changed(&self) -> bool {
-        self.a.is_none()
-            || self.b.is_none()
-            || ENTRY_FIELDS.iter().any(|f| {
-                let c = self.field(f);
-                c.a != c.b
-            })
+        self.a.is_none() || self.b.is_none() || !self.changes().is_empty()
     }
 
     pub fn status(&self) -> &'static str {
@@ -299,22 +337,24 @@ fn write_diff(
             ep.len()
         )?;
         for e in ep.iter().take(n) {
-            let parts: Vec<String> = ["live_bytes", "committed_bytes", "live_objects", "slabs"]
+            let mut changes = e.changes();
+            if !changes.iter().any(|c| c.key == "live_bytes") {
+                changes.insert(0, e.field("live_bytes"));
+            }
+            let parts: Vec<String> = changes
                 .iter()
-                .map(|f| e.field(f))
-                .filter(|c| c.a != c.b || c.key == "live_bytes")
                 .map(|c| {
-                    let f = &c.key;
                     format!(
                         "{} {} -> {} ({})",
-                        f.replace('_', " "),
+                        c.key.replace('_', " "),
                         opt(c.a, c.unit),
                         opt(c.b, c.unit),
                         c.unit.show_delta(c.delta())
                     )
                 })
                 .collect();
-            writeln!(w, "  {:<36} {:<8} {}", e.name, e.status(), parts.join(", "))?;
+            writeln!(w, "  {} ({})", e.name, e.status())?;
+            writeln!(w, "      {}", parts.join(", "))?;
         }
     }
     Ok(())
@@ -397,6 +437,28 @@ mod tests {
                 ("epoch 1 (era 17) \"request\"", "new"),
                 ("epoch 1 (era 1)", "gone")
             ]
+        );
+    }
+
+    #[test]
+    fn epochs_changed_in_other_figures_are_listed_but_ages_are_not() {
+        let a = snap(
+            r#"{"pid":1,"epochs":[{"epoch":0,"era":0,"live_bytes":0,"age_ns":5,"reclaimed_slabs":2},
+                                  {"epoch":1,"era":1,"live_bytes":0,"age_ns":5}]}"#,
+        );
+        let b = snap(
+            r#"{"pid":2,"epochs":[{"epoch":0,"era":0,"live_bytes":0,"age_ns":9,"reclaimed_slabs":250},
+                                  {"epoch":1,"era":1,"live_bytes":0,"age_ns":9}]}"#,
+        );
+        let v = epoch_changes(&a, &b);
+        assert_eq!(v.len(), 1);
+        let c = v[0].changes();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].key, "reclaimed_slabs");
+        let out = render(&a, "a", &b, "b", &DiffOptions { top: None });
+        assert!(
+            out.contains("live bytes 0 B -> 0 B (+0 B), reclaimed slabs 2 -> 250 (+248)"),
+            "{out}"
         );
     }
 
