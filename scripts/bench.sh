@@ -374,12 +374,12 @@ sizes() {
             churn_rss)      echo "2000 20000 2000 100" ;;
             malloc_large)   echo "20000 16" ;;
             python)         echo "12 20000" ;;
-            scaling)        echo "$NCPU2 40000000 1000" ;;
+            scaling)        echo "$NCPU2 24000000 1000" ;;
             xmalloc)        echo "$NCPU2 400 10000" ;;
             cache_scratch)  echo "$NCPU 200 100000 8" ;;
             mstress)        echo "$NCPU2 100 20000 8192" ;;
             rptest)         echo "$NCPU 3000000 2048 16" ;;
-            malloc_simple)  echo "60000000 100000" ;;
+            malloc_simple)  echo "40000000 100000" ;;
             latency)        echo "1000000 1024" ;;
             realloc_calloc) echo "20 8 4096 400 16384" ;;
             randsize_1t|randsize_2t) echo "20000000 1024" ;;

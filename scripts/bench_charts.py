@@ -142,12 +142,13 @@ def ratio_chart(plt, cells, workloads, allocs, which, title, xlabel, path):
 def scaling_chart(plt, cells, allocs, path):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     drawn = False
-    ncpu = 0
+    ncpu = maxt_all = 0
     for a in allocs:
         c = cells.get(("scaling", a))
         if c is None:
             continue
         maxt = int(c.median("max_threads") or 0)
+        maxt_all = max(maxt_all, maxt)
         ncpu = max(ncpu, int(c.median("ncpu") or 0))
         xs, ys = [], []
         for t in range(1, maxt + 1):
@@ -161,13 +162,15 @@ def scaling_chart(plt, cells, allocs, path):
     if not drawn:
         plt.close(fig)
         return False
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.08)
     if ncpu:
         ax.axvline(ncpu, color="grey", linestyle=":", linewidth=1)
-        ax.text(ncpu, ax.get_ylim()[1], f" {ncpu} CPUs", va="top", fontsize=8, color="grey")
+        ax.text(ncpu, ax.get_ylim()[1] * 0.98, f" {ncpu} CPUs", va="top", fontsize=8,
+                color="grey")
+    ax.set_xticks(range(1, max(maxt_all, 1) + 1))
     ax.set_xlabel("threads")
     ax.set_ylabel("M ops/s (all threads)")
     ax.set_title("Thread scaling (same total work at every count)")
-    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
