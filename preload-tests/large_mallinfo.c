@@ -1,7 +1,7 @@
 // expect: exit 0
 /* large_mallinfo: mallinfo2 and malloc_trim account for medium and large
  * blocks, whoever serves them.
- * *  - With ~300 MB live in blocks of 8 KiB - 4 MiB, mallinfo2()'s in-use
+ *  - With ~300 MB live in blocks of 8 KiB - 4 MiB, mallinfo2()'s in-use
  *    figures (uordblks + hblkhd) cover them, and fall back when they are
  *    freed.
  *  - After they are freed and malloc_trim(0) is called, RSS is back within
