@@ -9,7 +9,8 @@
  * come from zslab (glibc's own in-use bytes do not grow by its size).  Then
  * many live blocks of random alignment (16 B - 2 MiB) and size
  * (8 KiB - 4 MiB) with interleaved frees, so aligned blocks reuse each
- * other's space; and valloc/pvalloc of large sizes.
+ * other's space; small sizes (1 B - 8000 B) with alignments of 4 KiB -
+ * 64 MiB; and valloc/pvalloc of large sizes.
  */
 #include "large_test.h"
 
@@ -114,6 +115,35 @@ static void test_batch(enum fn f, size_t align)
         release(&b[i], fn_name[f]);
 }
 
+/* Small requests with large alignments: served by zslab as well (every
+ * alignment up to 64 MiB), whatever the size. */
+static void test_small_sizes(void)
+{
+    static const size_t ns[] = {1, 100, 4000, 8000};
+    for (int shift = 12; shift <= MAX_SHIFT; shift += 2) {
+        size_t align = (size_t)1 << shift;
+        struct blk b[FN_COUNT * 4];
+        size_t n = 0;
+        for (int f = 0; f < FN_COUNT; f++)
+            for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+                size_t g = lt_glibc_bytes();
+                void *p = do_alloc((enum fn)f, align, ns[i]);
+                /* glibc's arena grows by at least the alignment for such a
+                 * block; check that instead of the (small) size. */
+                LT_FROM_ZSLAB(g, align, "%s(align %zu, size %zu)", fn_name[f], align, ns[i]);
+                b[n].p = p;
+                b[n].req = ns[i];
+                b[n].size = malloc_usable_size(p);
+                b[n].seed = mix64(align + i * 7 + (size_t)f);
+                fill_pattern(p, b[n].size, b[n].seed);
+                n++;
+            }
+        shuffle(b, n);
+        for (size_t i = 0; i < n; i++)
+            release(&b[i], "small size, large alignment");
+    }
+}
+
 static void test_mixed(void)
 {
     enum { N = 600 };
@@ -199,6 +229,7 @@ int main(void)
     for (int shift = 22; shift >= MIN_SHIFT; shift--)
         for (int f = FN_COUNT - 1; f >= 0; f--)
             test_batch((enum fn)f, (size_t)1 << shift);
+    test_small_sizes();
     test_mixed();
     test_valloc_pvalloc();
     printf("%lu aligned blocks checked in %.2fs\n", nblocks, lt_now() - t0);
