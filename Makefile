@@ -104,6 +104,7 @@ install:
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/zslab $(DESTDIR)$(INCLUDEDIR)/zslab.h $(DESTDIR)$(PKGCONFIGDIR)/zslab.pc \
 		$(DESTDIR)$(LIBDIR)/libzslab.so $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libzslab.so.$(VERSION)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v $(LDCONFIG) >/dev/null 2>&1; then $(LDCONFIG); fi
 
 clean:
 	cargo clean

@@ -190,14 +190,18 @@ WHY="it printed '$out'"
 check "zslab --version is $VERSION" test "$out" = "zslab $VERSION"
 
 # --- zslab run: one report per program, shims resolved ----------------------
-count_reports() { grep -c '^zslab statistics' "$1"; }
+# The summary's first line ("zslab statistics (pid N)").
+count_reports() { grep -Ec '^zslab:? statistics' "$1"; }
 
-"$Z" run --stats -- python3 -c 'print(sum(len(str(i)) for i in range(20000)))' >"$TMP/run.out" 2>"$TMP/run.err"
+mkdir -p "$TMP/one"
+"$Z" run --stats --stats-file "$TMP/one/s.%p.json" -- python3 -c 'print(sum(len(str(i)) for i in range(20000)))' \
+    >"$TMP/run.out" 2>"$TMP/run.err"
 rc=$?
 n=$(count_reports "$TMP/run.err")
-WHY="exit $rc, $n reports, stdout '$(cat "$TMP/run.out")'"
+files=$(find "$TMP/one" -name 's.*.json' | wc -l)
+WHY="exit $rc, $n reports on stderr, $files stats files, stdout '$(cat "$TMP/run.out")'"
 check "zslab run --stats -- python3: one report ($(command -v python3))" \
-    test $rc = 0 -a "$n" = 1 -a "$(cat "$TMP/run.out")" = 88890
+    test $rc = 0 -a "$n" = 1 -a "$files" = 1 -a "$(cat "$TMP/run.out")" = 88890
 
 # A fake version manager in the style of pyenv/rbenv: the shim is a bash
 # script that runs the manager, which forks before exec'ing the real program.
@@ -357,6 +361,69 @@ check "zslab stats refuses a process not started with a stats signal" \
 WHY="sleep $plain is gone"
 check "that process is left running" kill -0 "$plain"
 
+# The command's side of the exchange, whatever the library does: a stand-in
+# program (under zslab run, so libzslab is loaded) that answers the signal
+# the way the library is to: temporary file, then rename.
+cat >"$TMP/standin.c" <<'CEOF'
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static volatile sig_atomic_t asked;
+static void on_signal(int s) { (void)s; asked = 1; }
+int main(void) {
+    char path[512], tmp[600];
+    const char *f = getenv("ZSLAB_STATS_FILE"), *p;
+    if (!f || !(p = strstr(f, "%p"))) return 1;
+    snprintf(path, sizeof path, "%.*s%d%s", (int)(p - f), f, (int)getpid(), p + 2);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    signal(SIGUSR2, on_signal);
+    for (int i = 0; i < 6000; i++) {
+        if (asked) {
+            asked = 0;
+            FILE *o = fopen(tmp, "w");
+            fprintf(o, "{\"version\":1,\"pid\":%d,\"small_allocs\":%d,\"live_bytes\":4096,\"classes\":[],\"epochs\":[]}\n",
+                    (int)getpid(), 1000 + i);
+            fclose(o);
+            rename(tmp, path);
+        }
+        usleep(10000);
+    }
+    return 0;
+}
+CEOF
+if gcc -O1 -o "$TMP/standin" "$TMP/standin.c" 2>"$TMP/cc.log"; then
+    "$Z" run --stats-signal USR2 --stats-file "$TMP/standin.%p.json" -- "$TMP/standin" &
+    sp=$!
+    BG_PIDS+=("$sp")
+    for _ in $(seq 100); do
+        grep -q libzslab "/proc/$sp/maps" 2>/dev/null && grep -qz '^ZSLAB_STATS_SIGNAL=' "/proc/$sp/environ" &&
+            [ $(( (16#$(awk '/^SigCgt:/ {print $2}' "/proc/$sp/status")) >> 11 & 1 )) = 1 ] && break
+        sleep 0.05
+    done
+    "$Z" stats --timeout 10 "$sp" >"$TMP/standin.out" 2>&1
+    rc=$?
+    WHY="exit $rc: $(cat "$TMP/standin.out")"
+    check "zslab stats PID asks a process that handles the signal and prints its snapshot" \
+        grep -q "^zslab snapshot of pid $sp (live, $TMP/standin.$sp.json" "$TMP/standin.out"
+    first=$(cat "$TMP/standin.$sp.json" 2>/dev/null)
+    "$Z" stats --timeout 10 --raw "$sp" >"$TMP/standin2.out" 2>&1
+    WHY="first '$first', then '$(cat "$TMP/standin2.out")'"
+    check "zslab stats waits for a new snapshot each time" \
+        test -n "$(grep '"small_allocs"' "$TMP/standin2.out")" -a "$(cat "$TMP/standin2.out")" != "$first"
+    kill -STOP "$sp"
+    "$Z" stats --timeout 0.5 "$sp" >/dev/null 2>"$TMP/standin3.err"
+    rc=$?
+    kill -CONT "$sp"
+    WHY="exit $rc: $(cat "$TMP/standin3.err")"
+    check "zslab stats gives up on a process that does not answer" \
+        test $rc -ne 0 -a -n "$(grep 'did not write' "$TMP/standin3.err")"
+    kill "$sp" 2>/dev/null
+else
+    fail "stand-in program builds" "$(cat "$TMP/cc.log")"
+fi
+
 # A python3 that allocates nothing while it waits (the snapshot must come
 # anyway), started through zslab run with a stats signal.
 start_live() { # FILE-TEMPLATE READY-FILE -> pid in LIVE_PID
@@ -428,7 +495,7 @@ if make -C "$ROOT" install DESTDIR="$STAGE" PREFIX=/usr LDCONFIG=true >"$TMP/sta
     check "staged zslab.pc names /usr, not DESTDIR, and has no rpath" \
         test -n "$(grep -x 'prefix=/usr' "$STAGE/usr/lib/pkgconfig/zslab.pc")" -a \
         -z "$(grep -e "$STAGE" -e rpath "$STAGE/usr/lib/pkgconfig/zslab.pc")"
-    make -C "$ROOT" uninstall DESTDIR="$STAGE" PREFIX=/usr >/dev/null 2>&1
+    make -C "$ROOT" uninstall DESTDIR="$STAGE" PREFIX=/usr LDCONFIG=true >/dev/null 2>&1
     left=$(find "$STAGE" ! -type d)
     WHY="left: $left"
     check "make uninstall DESTDIR=... removes the staged files" test -z "$left"
@@ -436,7 +503,7 @@ else
     fail "make install DESTDIR=..." "$(tail -n 5 "$TMP/stage.log")"
 fi
 
-make -C "$ROOT" uninstall PREFIX="$PREFIX" >"$TMP/uninstall.log" 2>&1
+make -C "$ROOT" uninstall PREFIX="$PREFIX" LDCONFIG=true >"$TMP/uninstall.log" 2>&1
 left=$(find "$PREFIX" ! -type d)
 WHY="left: $left"
 check "make uninstall leaves no file in the prefix" test -z "$left"
