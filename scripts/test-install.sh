@@ -22,7 +22,9 @@
 #   * `zslab show` and `zslab diff` on JSON snapshots of real python3 runs,
 #     including one with keys added and removed;
 #   * `zslab stats PID`: refuses (leaving the process alive) a process not
-#     started with a stats signal, and asks a python3 started with
+#     started with a stats signal; asks a stand-in C program that answers the
+#     signal as the library does (the command's side, whatever the library
+#     does), and gives up on it when it is stopped; and asks a python3 started with
 #     `zslab run --stats-signal USR2` for a snapshot. That last part needs the
 #     library's ZSLAB_STATS_SIGNAL support; while the library does not install
 #     a handler for the signal it is reported as SKIP, unless
@@ -279,8 +281,8 @@ z.slab_epoch_set_label(z.slab_epoch_current(), b"after")
 print(len(kept))'
 "$Z" run --stats-file "$TMP/a.%p.json" PYTHONMALLOC=malloc -- python3 -c "$PYLABEL" 1000 >/dev/null
 "$Z" run --stats-file "$TMP/b.%p.json" PYTHONMALLOC=malloc -- python3 -c "$PYLABEL" 200000 >/dev/null
-A=$(ls "$TMP"/a.*.json 2>/dev/null | head -n 1)
-B=$(ls "$TMP"/b.*.json 2>/dev/null | head -n 1)
+A=$(find "$TMP" -maxdepth 1 -name "a.*.json" | head -n 1)
+B=$(find "$TMP" -maxdepth 1 -name "b.*.json" | head -n 1)
 if [ -n "$A" ] && [ -n "$B" ]; then
     pass "python3 under zslab run --stats-file wrote JSON snapshots"
     "$Z" show "$A" >"$TMP/show.out" 2>&1
