@@ -6,12 +6,16 @@
 #               fork, double frees, epochs), every ZSLAB_* variable, and real
 #               programs (python3, git, sqlite3, perl, sort/awk)
 #   make bench  compare zslab with glibc, jemalloc, mimalloc and tcmalloc
+#   make install PREFIX=/usr/local   library (with its soname link), header,
+#               pkg-config file and the zslab command; DESTDIR stages it
+#   make uninstall PREFIX=...        removes exactly those files
 
 LIB := target/release/libzslab.so
+CLI := target/release/zslab
 # The real interpreter, not a wrapper script (pyenv shims are bash).
 PY  ?= $(shell python3 -c "import sys; print(sys.executable)")
 
-.PHONY: all build demo test lint unit preload env-vars example real-programs bench bench-quick clean
+.PHONY: all build demo test lint unit preload env-vars example real-programs install-test bench bench-quick clean install uninstall
 
 all: build
 
@@ -46,7 +50,12 @@ example: build
 real-programs: build
 	bash scripts/test-real-programs.sh $(LIB)
 
-test: lint unit preload env-vars example real-programs
+# Install into a temporary prefix, build C programs against it with
+# pkg-config, and run the zslab command against real python3 processes.
+install-test: build
+	bash scripts/test-install.sh
+
+test: lint unit preload env-vars example real-programs install-test
 
 # e.g. make bench BENCH_ARGS="--reps 9 --only churn_rss,larson"
 bench: build
@@ -54,6 +63,48 @@ bench: build
 
 bench-quick: build
 	bash scripts/bench.sh --zslab $(LIB) --quick $(BENCH_ARGS)
+
+# Installation layout. The version is the workspace version in Cargo.toml
+# (the library and the zslab command share it); the soname carries its
+# major number (build.rs, cdylib-link-lines).
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+LDCONFIG     ?= ldconfig
+VERSION      := $(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
+SONAME       := libzslab.so.$(firstword $(subst ., ,$(VERSION)))
+# pkg-config paths relative to ${prefix} where they can be; an rpath unless
+# the library goes where the dynamic loader looks anyway.
+PC_LIBDIR     = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+PC_RPATH      = $(if $(filter /lib /lib64 /usr/lib /usr/lib64 /usr/lib/$(shell gcc -print-multiarch 2>/dev/null),$(LIBDIR)),,-Wl$(,)-rpath$(,)$${libdir} )
+, := ,
+
+# `make build && sudo make install` works where root has no cargo.
+install:
+	@test -n "$(VERSION)" || { echo "make install: no version in Cargo.toml" >&2; exit 1; }
+	@if command -v cargo >/dev/null 2>&1; then cargo build --release; \
+	elif [ ! -f $(LIB) ] || [ ! -f $(CLI) ]; then \
+		echo "make install: cargo not found and nothing built; run make build first" >&2; exit 1; fi
+	@if command -v readelf >/dev/null 2>&1 && ! readelf -d $(LIB) | grep -q 'soname: \[$(SONAME)\]'; then \
+		echo "make install: $(LIB) does not have the soname $(SONAME)" >&2; exit 1; fi
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(LIB) $(DESTDIR)$(LIBDIR)/libzslab.so.$(VERSION)
+	ln -sfn libzslab.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libzslab.so
+	install -m 644 include/zslab.h $(DESTDIR)$(INCLUDEDIR)/zslab.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PC_LIBDIR)|' -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' -e 's|@RPATH@|$(PC_RPATH)|' zslab.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/zslab.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/zslab.pc
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/zslab
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v $(LDCONFIG) >/dev/null 2>&1; then $(LDCONFIG); fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/zslab $(DESTDIR)$(INCLUDEDIR)/zslab.h $(DESTDIR)$(PKGCONFIGDIR)/zslab.pc \
+		$(DESTDIR)$(LIBDIR)/libzslab.so $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libzslab.so.$(VERSION)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v $(LDCONFIG) >/dev/null 2>&1; then $(LDCONFIG); fi
 
 clean:
 	cargo clean

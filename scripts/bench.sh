@@ -5,6 +5,8 @@
 #
 # Results: bench/results/bench-<stamp>.csv (raw, one row per run),
 #          bench/results/bench-<stamp>.meta (machine + command),
+#          bench/results/bench-<stamp>-data/ (RSS-over-time samples, latency
+#          histograms), bench/results/bench-<stamp>-*.png (charts),
 #          bench/results/bench-<stamp>.md and bench/results/latest.md (report,
 #          also printed on stdout).
 # See docs/benchmarks.md for the method.
@@ -14,7 +16,17 @@ ORIG_PWD=$(pwd)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_WORKLOADS=(mixed_st mixed_mt prodcons larson churn_rss malloc_large python sqlite)
+ALL_WORKLOADS=(mixed_st mixed_mt prodcons larson churn_rss malloc_large python sqlite
+               scaling xmalloc cache_scratch mstress rptest malloc_simple latency
+               realloc_calloc randsize_1t randsize_2t medium_replace
+               phase_py phase_py_twin phase_c phase_c_twin auto_epoch_off auto_epoch_on)
+# --only accepts these group names too
+declare -A GROUPS_=(
+    [phase_py]="phase_py phase_py_twin"
+    [phase_c]="phase_c phase_c_twin"
+    [auto_epoch]="auto_epoch_off auto_epoch_on"
+    [phases]="phase_py phase_py_twin phase_c phase_c_twin"
+)
 ALL_ALLOCATORS=(glibc jemalloc mimalloc tcmalloc zslab)
 
 usage() {
@@ -22,17 +34,24 @@ usage() {
 usage: scripts/bench.sh [options]
 
   --reps N            repetitions per (workload, allocator) (default 5; --quick: 2)
-  --quick             small sizes and 2 reps, for smoke-checking (< 2 min)
-  --only LIST         comma-separated workloads (default: all)
+  --quick             small sizes and 2 reps, for smoke-checking (< 4 min)
+  --only LIST         comma-separated workloads (default: all); the groups
+                      phase_py, phase_c (each with its kept-only twin),
+                      phases (both) and auto_epoch (off and on) also work
                       workloads: ${ALL_WORKLOADS[*]}
   --allocators LIST   comma-separated allocators (default: ${ALL_ALLOCATORS[*]})
   --zslab PATH        zslab shared object (default: target/release/libzslab.so)
   --timeout SEC       per-run timeout (default 180; --quick: 60)
-  --no-install        never call apt-get (just skip what is missing)
+  --no-install        never call apt-get or pip (just skip what is missing)
+  --no-charts         do not draw the PNG charts
+  --copy-charts DIR   also copy the charts to DIR (e.g. docs/img) as bench-<chart>.png
   --list              print the workload names and exit
   -h, --help          this help
 
-Environment: BENCH_CC (default gcc), BENCH_CFLAGS (default -O2).
+Environment: BENCH_CC (default gcc), BENCH_CFLAGS (default -O2),
+BENCH_SIZE_<WORKLOAD>="ARGS" replaces a workload's size arguments (see the
+usage line at the top of bench/<program>.c), e.g.
+BENCH_SIZE_PHASE_C="4 200 0" (the twin's arguments are then derived).
 EOF
 }
 
@@ -48,6 +67,8 @@ ZSLAB="target/release/libzslab.so"
 ZSLAB_FROM_ARG=0
 TIMEOUT=""
 INSTALL=1
+CHARTS=1
+COPY_CHARTS=""
 ARGS_STR="scripts/bench.sh${*:+ $*}"
 
 while [ $# -gt 0 ]; do
@@ -64,6 +85,9 @@ while [ $# -gt 0 ]; do
         --timeout) [ $# -ge 2 ] || die "--timeout needs a value"; TIMEOUT=$2; shift 2 ;;
         --timeout=*) TIMEOUT=${1#*=}; shift ;;
         --no-install) INSTALL=0; shift ;;
+        --no-charts) CHARTS=0; shift ;;
+        --copy-charts) [ $# -ge 2 ] || die "--copy-charts needs a value"; COPY_CHARTS=$2; shift 2 ;;
+        --copy-charts=*) COPY_CHARTS=${1#*=}; shift ;;
         --list) printf '%s\n' "${ALL_WORKLOADS[@]}"; exit 0 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
@@ -77,6 +101,7 @@ fi
 if [ -z "$TIMEOUT" ]; then
     if [ "$QUICK" = 1 ]; then TIMEOUT=60; else TIMEOUT=180; fi
 fi
+if [ -n "$COPY_CHARTS" ] && [[ "$COPY_CHARTS" != /* ]]; then COPY_CHARTS="$ORIG_PWD/$COPY_CHARTS"; fi
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer (got '$TIMEOUT')"
 
 # A relative --zslab path is relative to where the script was invoked; the
@@ -97,11 +122,20 @@ in_list() { # in_list WORD ARRAY...
 WORKLOADS=()
 if [ -n "$ONLY" ]; then
     IFS=',' read -r -a _sel <<<"$ONLY"
-    for w in "${_sel[@]}"; do
-        [ -z "$w" ] && continue
-        in_list "$w" "${ALL_WORKLOADS[@]}" || die "unknown workload '$w' (known: ${ALL_WORKLOADS[*]})"
-        in_list "$w" ${WORKLOADS[@]+"${WORKLOADS[@]}"} || WORKLOADS+=("$w")
+    for g in "${_sel[@]}"; do
+        [ -z "$g" ] && continue
+        if [ -n "${GROUPS_[$g]:-}" ]; then read -r -a _members <<<"${GROUPS_[$g]}"; else _members=("$g"); fi
+        for w in "${_members[@]}"; do
+            in_list "$w" "${ALL_WORKLOADS[@]}" || die "unknown workload '$w' (known: ${ALL_WORKLOADS[*]}; groups: ${!GROUPS_[*]})"
+            in_list "$w" ${WORKLOADS[@]+"${WORKLOADS[@]}"} || WORKLOADS+=("$w")
+        done
     done
+    # keep the canonical order (a twin runs right after its workload)
+    _ordered=()
+    for w in "${ALL_WORKLOADS[@]}"; do
+        in_list "$w" "${WORKLOADS[@]}" && _ordered+=("$w")
+    done
+    WORKLOADS=("${_ordered[@]}")
 else
     WORKLOADS=("${ALL_WORKLOADS[@]}")
 fi
@@ -203,7 +237,8 @@ RESULTS="$ROOT/bench/results"
 mkdir -p "$BUILD" "$RESULTS"
 CFLAGS=${BENCH_CFLAGS:--O2}
 log "building bench programs ($CC $CFLAGS -pthread)"
-for prog in runner mixed prodcons larson churn_rss malloc_large; do
+for prog in runner mixed prodcons larson churn_rss malloc_large scaling xmalloc cache_scratch \
+    mstress rptest malloc_simple latency realloc_calloc randsize medium_replace phase_c steady; do
     # shellcheck disable=SC2086
     "$CC" $CFLAGS -pthread -Wall -o "$BUILD/$prog" "bench/$prog.c" -ldl -lm ||
         die "failed to compile bench/$prog.c"
@@ -271,8 +306,10 @@ done
 
 # --------------------------------------------------------------- workloads
 
+NEEDS_PY=0
+for w in python phase_py phase_py_twin; do in_list "$w" "${WORKLOADS[@]}" && NEEDS_PY=1; done
 PYBIN=""
-if in_list python "${WORKLOADS[@]}"; then
+if [ "$NEEDS_PY" = 1 ]; then
     # the real interpreter binary (not a pyenv/asdf shim script, which would
     # run a shell under the preloaded allocator too)
     if [ -x /usr/bin/python3 ]; then
@@ -280,7 +317,7 @@ if in_list python "${WORKLOADS[@]}"; then
     else
         PYBIN=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)
     fi
-    [ -n "$PYBIN" ] || { warn "no python3 interpreter: skipping workload python"; }
+    [ -n "$PYBIN" ] || { warn "no python3 interpreter: skipping the python workloads"; }
 fi
 SQLITE=""
 if in_list sqlite "${WORKLOADS[@]}"; then
@@ -296,26 +333,124 @@ if [ -n "$SQLITE" ] && [ ! -s "$SQL_FILE" ]; then
     mv "$SQL_FILE.tmp" "$SQL_FILE"
 fi
 
-# q FULL QUICK -> the size for this mode
-q() { if [ "$QUICK" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+NCPU=$(nproc 2>/dev/null || echo 2)
+NCPU2=$((2 * NCPU))
 
-# setup_workload NAME [warmup] -> sets W_CMD (array), W_OPTS (runner options)
+# sizes WORKLOAD -> the workload's size arguments for this mode (full or
+# --quick); BENCH_SIZE_<WORKLOAD> overrides them.  A twin takes its main
+# workload's sizes with the twin flag set.
+sizes() {
+    local w=$1 var
+    var="BENCH_SIZE_$(printf '%s' "$w" | tr '[:lower:]' '[:upper:]')"
+    if [ -n "${!var:-}" ]; then printf '%s\n' "${!var}"; return; fi
+    if [ "$QUICK" = 1 ]; then
+        case "$w" in
+            mixed_st|mixed_mt) echo "8000000 1000" ;;
+            prodcons)       echo "3000000 1 4096" ;;
+            larson)         echo "40 100000 1000" ;;
+            churn_rss)      echo "200 20000 2000 100" ;;
+            malloc_large)   echo "2000 16" ;;
+            python)         echo "1 20000" ;;
+            scaling)        echo "$NCPU2 4000000 1000" ;;
+            xmalloc)        echo "$NCPU2 40 10000" ;;
+            cache_scratch)  echo "$NCPU 20 100000 8" ;;
+            mstress)        echo "$NCPU2 10 20000 8192" ;;
+            rptest)         echo "$NCPU 300000 2048 16" ;;
+            malloc_simple)  echo "6000000 100000" ;;
+            latency)        echo "200000 1024" ;;
+            realloc_calloc) echo "2 8 4096 40 16384" ;;
+            randsize_1t|randsize_2t) echo "2000000 1024" ;;
+            medium_replace) echo "200000 64" ;;
+            phase_py)       echo "3 15 25 0 32 20 300" ;;
+            phase_c)        echo "3 30 0 4 20 300" ;;
+            auto_epoch_off|auto_epoch_on) echo "1000000 100000 50" ;;
+            *) echo "" ;;
+        esac
+    else
+        case "$w" in
+            mixed_st|mixed_mt) echo "100000000 1000" ;;
+            prodcons)       echo "30000000 1 4096" ;;
+            larson)         echo "400 100000 1000" ;;
+            churn_rss)      echo "2000 20000 2000 100" ;;
+            malloc_large)   echo "20000 16" ;;
+            python)         echo "12 20000" ;;
+            scaling)        echo "$NCPU2 24000000 1000" ;;
+            xmalloc)        echo "$NCPU2 400 10000" ;;
+            cache_scratch)  echo "$NCPU 200 100000 8" ;;
+            mstress)        echo "$NCPU2 100 20000 8192" ;;
+            rptest)         echo "$NCPU 3000000 2048 16" ;;
+            malloc_simple)  echo "40000000 100000" ;;
+            latency)        echo "1000000 1024" ;;
+            realloc_calloc) echo "20 8 4096 400 16384" ;;
+            randsize_1t|randsize_2t) echo "20000000 1024" ;;
+            medium_replace) echo "2000000 64" ;;
+            phase_py)       echo "6 150 250 0 32 20 300" ;;
+            phase_c)        echo "6 300 0 4 20 300" ;;
+            auto_epoch_off|auto_epoch_on) echo "8000000 1000000 50" ;;
+            *) echo "" ;;
+        esac
+    fi
+}
+
+# twin_sizes MAIN TWIN_INDEX -> MAIN's sizes with argument TWIN_INDEX (1-based) set to 1
+twin_sizes() {
+    local -a a
+    read -r -a a <<<"$(sizes "$1")"
+    while [ ${#a[@]} -lt "$2" ]; do a+=(0); done
+    a[$(($2 - 1))]=1
+    printf '%s\n' "${a[*]}"
+}
+
+# allowed WORKLOAD ALLOCATOR -> 0 if the workload runs under that allocator
+allowed() {
+    case "$1" in
+        auto_epoch_off|auto_epoch_on) [ "$2" = zslab ] ;;
+        *) return 0 ;;
+    esac
+}
+
+# setup_workload NAME [warmup] -> sets W_CMD (array), W_OPTS (runner
+# options), W_SAMPLE (1: record RSS over time), W_DATA (1: the program
+# writes a data file to $BENCH_DATA_OUT)
 setup_workload() {
     local w=$1 small=${2:-}
     local quick_saved=$QUICK
+    local -a S
     [ -n "$small" ] && QUICK=1
-    W_OPTS=()
     case "$w" in
-        mixed_st)     W_CMD=("$BUILD/mixed" 1 "$(q 100000000 8000000)" 1000) ;;
-        mixed_mt)     W_CMD=("$BUILD/mixed" 2 "$(q 100000000 8000000)" 1000) ;;
-        prodcons)     W_CMD=("$BUILD/prodcons" "$(q 30000000 3000000)" 1 4096) ;;
-        larson)       W_CMD=("$BUILD/larson" 2 "$(q 400 40)" 100000 1000) ;;
-        churn_rss)    W_CMD=("$BUILD/churn_rss" "$(q 2000 200)" 20000 2000 100) ;;
-        malloc_large) W_CMD=("$BUILD/malloc_large" "$(q 20000 2000)" 16) ;;
+        phase_py_twin) read -r -a S <<<"$(twin_sizes phase_py 4)" ;;
+        phase_c_twin)  read -r -a S <<<"$(twin_sizes phase_c 3)" ;;
+        *)             read -r -a S <<<"$(sizes "$w")" ;;
+    esac
+    W_OPTS=()
+    W_SAMPLE=0
+    W_DATA=0
+    case "$w" in
+        mixed_st)     W_CMD=("$BUILD/mixed" 1 "${S[@]}") ;;
+        mixed_mt)     W_CMD=("$BUILD/mixed" 2 "${S[@]}") ;;
+        prodcons)     W_CMD=("$BUILD/prodcons" "${S[@]}") ;;
+        larson)       W_CMD=("$BUILD/larson" 2 "${S[@]}") ;;
+        churn_rss)    W_CMD=("$BUILD/churn_rss" "${S[@]}"); W_SAMPLE=1 ;;
+        malloc_large) W_CMD=("$BUILD/malloc_large" "${S[@]}") ;;
         python)       W_OPTS=(-e PYTHONMALLOC=malloc)
-                      W_CMD=("$PYBIN" -I "$ROOT/bench/py_alloc.py" "$(q 12 1)" 20000) ;;
+                      W_CMD=("$PYBIN" -I "$ROOT/bench/py_alloc.py" "${S[@]}") ;;
         sqlite)       W_OPTS=(-i "$SQL_FILE")
                       W_CMD=("$SQLITE" :memory:) ;;
+        scaling|xmalloc|cache_scratch|mstress|rptest|malloc_simple|realloc_calloc|medium_replace)
+                      W_CMD=("$BUILD/$w" "${S[@]}") ;;
+        latency)      W_CMD=("$BUILD/latency" "${S[@]}"); W_DATA=1 ;;
+        randsize_1t)  W_CMD=("$BUILD/randsize" 1 "${S[@]}") ;;
+        randsize_2t)  W_CMD=("$BUILD/randsize" 2 "${S[@]}") ;;
+        phase_py|phase_py_twin)
+                      W_OPTS=(-e PYTHONMALLOC=malloc)
+                      W_CMD=("$PYBIN" -I "$ROOT/bench/phase_py.py" "${S[@]}"); W_SAMPLE=1 ;;
+        phase_c|phase_c_twin)
+                      W_CMD=("$BUILD/phase_c" "${S[@]}"); W_SAMPLE=1 ;;
+        auto_epoch_off)
+                      W_CMD=("$BUILD/steady" "${S[@]}"); W_SAMPLE=1 ;;
+        auto_epoch_on)
+                      W_OPTS=(-e ZSLAB_EPOCH_MS=50 -e ZSLAB_EPOCH_ALLOCS=100000)
+                      W_CMD=("$BUILD/steady" "${S[@]}"); W_SAMPLE=1 ;;
         *) die "internal: unknown workload $w" ;;
     esac
     QUICK=$quick_saved
@@ -324,9 +459,15 @@ setup_workload() {
 RUN_WORKLOADS=()
 for w in "${WORKLOADS[@]}"; do
     case "$w" in
-        python) [ -n "$PYBIN" ] || continue ;;
+        python|phase_py|phase_py_twin) [ -n "$PYBIN" ] || continue ;;
         sqlite) [ -n "$SQLITE" ] || continue ;;
     esac
+    runs_any=0
+    for a in "${ALLOCS[@]}"; do allowed "$w" "$a" && runs_any=1; done
+    if [ "$runs_any" = 0 ]; then
+        warn "$w runs only under zslab, which is not selected: skipping it"
+        continue
+    fi
     RUN_WORKLOADS+=("$w")
 done
 [ ${#RUN_WORKLOADS[@]} -gt 0 ] || die "no runnable workloads"
@@ -338,11 +479,14 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 CSV="$RESULTS/bench-$STAMP.csv"
 META="$RESULTS/bench-$STAMP.meta"
 LOGDIR="$RESULTS/bench-$STAMP-logs"
+DATADIR="$RESULTS/bench-$STAMP-data"
+mkdir -p "$DATADIR"
 pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
 {
     echo "date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "command=$ARGS_STR"
     echo "reps=$REPS"
+    echo "nproc_used=$NCPU"
     echo "quick=$QUICK"
     echo "timeout_s=$TIMEOUT"
     echo "nproc=$(nproc 2>/dev/null || echo '?')"
@@ -368,6 +512,10 @@ pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
     done
     if [ -n "$PYBIN" ]; then echo "python=$PYBIN ($("$PYBIN" --version 2>&1))"; fi
     if [ -n "$SQLITE" ]; then echo "sqlite=$SQLITE ($("$SQLITE" --version 2>/dev/null | awk '{ print $1 }'))"; fi
+    for w in "${RUN_WORKLOADS[@]}"; do
+        setup_workload "$w"
+        echo "cmd.$w=${W_OPTS[*]:+${W_OPTS[*]} -- }${W_CMD[*]#"$ROOT"/}"
+    done
 } >"$META"
 
 echo "timestamp,rep,slot,workload,allocator,status,wall_s,user_s,sys_s,maxrss_kb,figures" >"$CSV"
@@ -390,9 +538,12 @@ declare -A GAVE_UP=()
 
 run_one() { # run_one REP SLOT WORKLOAD ALLOCATOR
     local rep=$1 slot=$2 w=$3 a=$4 line status figs
+    local -a extra=()
     setup_workload "$w"
+    if [ "$W_SAMPLE" = 1 ]; then extra+=(-s "$DATADIR/$w.$a.rep$rep.rss" -S 50); fi
+    if [ "$W_DATA" = 1 ]; then extra+=(-e "BENCH_DATA_OUT=$DATADIR/$w.$a.rep$rep.dat"); fi
     line=$("$RUNNER" -p "${SO[$a]}" -t "$TIMEOUT" -o "$TMP/out" -E "$TMP/err" \
-        ${W_OPTS[@]+"${W_OPTS[@]}"} -- "${W_CMD[@]}") || line="status=runner-failed"
+        ${extra[@]+"${extra[@]}"} ${W_OPTS[@]+"${W_OPTS[@]}"} -- "${W_CMD[@]}") || line="status=runner-failed"
     status=$(field status "$line")
     figs=$(figures "$TMP/out")
     printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$(date +%s)" "$rep" "$slot" "$w" "$a" \
@@ -406,8 +557,12 @@ run_one() { # run_one REP SLOT WORKLOAD ALLOCATOR
     fi
     local fig=""
     case "$figs" in *ops_per_sec=*) fig=" ops/s=$(printf '%s' "${figs#*ops_per_sec=}" | cut -d';' -f1)" ;; esac
-    case "$w" in churn_rss) fig="$fig rss_last_kb=$(printf '%s' "${figs#*rss_last_kb=}" | cut -d';' -f1)" ;; esac
-    printf '  rep %d/%d  %-12s %-9s %-14s %8ss %8s kB%s\n' "$rep" "$REPS" "$w" "$a" "$status" \
+    case "$w" in
+        churn_rss) fig="$fig rss_last_kb=$(printf '%s' "${figs#*rss_last_kb=}" | cut -d';' -f1)" ;;
+        phase_*) case "$figs" in *rss_final_kb=*) fig="$fig rss_final_kb=$(printf '%s' "${figs#*rss_final_kb=}" | cut -d';' -f1)" ;; esac ;;
+        auto_epoch_*) case "$figs" in *rss_steady_kb=*) fig="$fig rss_steady_kb=$(printf '%s' "${figs#*rss_steady_kb=}" | cut -d';' -f1)" ;; esac ;;
+    esac
+    printf '  rep %d/%d  %-15s %-9s %-14s %8ss %8s kB%s\n' "$rep" "$REPS" "$w" "$a" "$status" \
         "$(field wall_s "$line")" "$(field maxrss_kb "$line")" "$fig" >&2
 }
 
@@ -421,6 +576,7 @@ if [ "$QUICK" != 1 ]; then
     # one small untimed run per workload (glibc) to warm the page cache
     log "warm-up"
     for w in "${RUN_WORKLOADS[@]}"; do
+        case "$w" in *_twin|auto_epoch_on) continue ;; esac
         setup_workload "$w" small
         "$RUNNER" -t "$TIMEOUT" -o /dev/null -E /dev/null ${W_OPTS[@]+"${W_OPTS[@]}"} -- "${W_CMD[@]}" >/dev/null || true
     done
@@ -434,6 +590,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
         # allocator always runs first (or right after the same neighbour)
         for ((k = 0; k < NA; k++)); do
             a=${ALLOCS[$(((k + rep - 1) % NA))]}
+            allowed "$w" "$a" || continue
             if [ -n "${GAVE_UP["$w/$a"]:-}" ]; then
                 log "  rep $rep/$REPS  $w $a: skipped (timed out earlier)"
                 continue
@@ -452,8 +609,14 @@ log "runs finished in $((T_END - T_START)) s"
 
 # ----------------------------------------------------------------- report
 
-"$REPORT_PY" scripts/bench_report.py --csv "$CSV" --meta "$META" \
-    --out "$RESULTS/bench-$STAMP.md" --out "$RESULTS/latest.md"
+REPORT_ARGS=(--csv "$CSV" --meta "$META" --data-dir "$DATADIR"
+             --out "$RESULTS/bench-$STAMP.md" --out "$RESULTS/latest.md")
+if [ "$CHARTS" = 1 ]; then
+    REPORT_ARGS+=(--charts)
+    [ "$INSTALL" = 1 ] || REPORT_ARGS+=(--no-install)
+    [ -z "$COPY_CHARTS" ] || REPORT_ARGS+=(--copy-charts "$COPY_CHARTS")
+fi
+"$REPORT_PY" scripts/bench_report.py "${REPORT_ARGS[@]}"
 log "report: bench/results/latest.md (also bench/results/bench-$STAMP.md); raw: ${CSV#"$ROOT"/}"
 if [ -d "$LOGDIR" ]; then log "logs of failed runs: ${LOGDIR#"$ROOT"/}"; fi
 exit 0

@@ -3,16 +3,28 @@
 
 usage: scripts/bench_report.py --csv bench/results/bench-STAMP.csv
                                [--meta bench/results/bench-STAMP.meta]
-                               [--out FILE]...
+                               [--data-dir bench/results/bench-STAMP-data]
+                               [--out FILE]... [--baselines glibc,mimalloc]
+                               [--charts [--no-install]] [--copy-charts DIR]
 
 Prints the report on stdout and writes it to every --out FILE.
 
 For each (workload, allocator) the median over the successful repetitions
-is taken of: wall time, peak RSS, CPU time (user+sys), and each key=value figure the workload
-printed (ops_per_sec, rss_last_kb, ...).  Ratios are allocator / baseline
-for baseline = glibc and baseline = zslab, so < 1 means "faster" (time) or
-"smaller" (RSS) than the baseline.  The geometric-mean row averages a
-column's ratios over the workloads where both sides have a value.
+is taken of: wall time, peak RSS, CPU time (user+sys), and each key=value
+figure the workload printed (ops_per_sec, rss_last_kb, ...).  Ratios are
+allocator / baseline for each baseline (default glibc and mimalloc), so < 1
+means "faster" (time) or "smaller" (RSS) than the baseline.  The geometric
+mean row averages a column's ratios over the workloads where both sides have
+a value.  Auxiliary runs (the phase workloads' kept-only twins and the
+zslab-only automatic-epoch pair) are left out of those tables and reported
+in their own sections.
+
+--charts draws the PNG charts (scripts/bench_charts.py, which installs
+matplotlib with pip if it is missing, or skips the charts with a warning)
+into the CSV's directory as <csv name>-<chart>.png and links them from the
+report; --copy-charts DIR also copies them to DIR as bench-<chart>.png
+(stable names for docs/).  Charts already drawn for this CSV are linked
+even without --charts.
 
 A (workload, allocator) cell whose runs all failed shows the failure
 ("crashed (SIGSEGV)", "failed (exit 3)", "timeout"); one where only some runs
@@ -22,13 +34,23 @@ failed shows the median of the good runs followed by "⚠ k/n failed".
 import argparse
 import csv
 import math
+import os
+import shutil
 import statistics
+import subprocess
 import sys
 from collections import OrderedDict, defaultdict
 
 ALLOC_ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "zslab"]
 WORKLOAD_ORDER = ["mixed_st", "mixed_mt", "prodcons", "larson", "churn_rss",
-                  "malloc_large", "python", "sqlite"]
+                  "malloc_large", "python", "sqlite", "scaling", "xmalloc",
+                  "cache_scratch", "mstress", "rptest", "malloc_simple", "latency",
+                  "realloc_calloc", "randsize_1t", "randsize_2t", "medium_replace",
+                  "phase_py", "phase_py_twin", "phase_c", "phase_c_twin",
+                  "auto_epoch_off", "auto_epoch_on"]
+# runs that only serve another row: not in the time/RSS tables
+AUX_WORKLOADS = {"phase_py_twin", "phase_c_twin", "auto_epoch_off", "auto_epoch_on"}
+PHASE_WORKLOADS = [("phase_py", "phase_py_twin"), ("phase_c", "phase_c_twin")]
 WORKLOAD_DESC = {
     "mixed_st": "1 thread, malloc/free ring of 1000, 16 B..1 KiB",
     "mixed_mt": "as mixed_st, 2 threads",
@@ -38,7 +60,33 @@ WORKLOAD_DESC = {
     "malloc_large": "64 KiB..8 MiB, every page touched",
     "python": "python3 PYTHONMALLOC=malloc, dict/json/sort churn",
     "sqlite": "sqlite3 :memory:, 200k INSERTs (20k with --quick) + indexes + queries",
+    "scaling": "1..2N threads, own small objects, same work at every count",
+    "xmalloc": "2N threads, each frees another thread's batch, all at once",
+    "cache_scratch": "objects handed between threads, then written in tight loops",
+    "mstress": "short-lived threads: burst, exchange through shared slots, exit",
+    "rptest": "N threads, 16 B..1 MiB server mix, 1/16 freed by another thread",
+    "malloc_simple": "1 thread, fixed sizes 16..256 B, working sets up to 100 000",
+    "latency": "per-call malloc/free latency, 128 B and server mix",
+    "realloc_calloc": "realloc chains 16 B..4 MiB (checked), calloc 64 KiB..16 MiB (checked)",
+    "randsize_1t": "1024 slots, 4 B..32 KiB inverse-square sizes, 1 thread",
+    "randsize_2t": "as randsize_1t, 2 threads",
+    "medium_replace": "64 live blocks of 8..512 KiB replaced at random",
+    "phase_py": "python3: 6 phases of 150-250 MB small records, 5% kept, RSS after drops",
+    "phase_c": "C: 6 phases of ~300 MB in 8 KiB..1 MiB blocks, 5% kept, RSS after drops",
 }
+LAT_SERIES = [("malloc128", "malloc 128 B"), ("free128", "free 128 B"),
+              ("mallocmix", "malloc mix"), ("freemix", "free mix")]
+LAT_PCTS = [("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("p9999", "p99.99")]
+CHARTS = [  # (name, title) in the order the report shows them
+    ("time-ratio", "Wall time ÷ glibc per workload"),
+    ("rss-ratio", "Peak RSS ÷ glibc per workload"),
+    ("scaling", "Thread scaling"),
+    ("latency-cdf", "Latency CDFs"),
+    ("rss-churn_rss", "RSS over time: churn_rss"),
+    ("rss-phase_py", "RSS over time: phase_py"),
+    ("rss-phase_c", "RSS over time: phase_c"),
+    ("rss-auto_epoch", "RSS over time: automatic epochs (zslab)"),
+]
 
 
 def parse_figures(s):
@@ -73,6 +121,7 @@ class Cell:
         self.wall = []
         self.rss = []
         self.cpu = []
+        self.reps = []  # rep numbers of the successful runs, same order as wall
         self.figs = defaultdict(list)
 
     def add(self, row):
@@ -81,11 +130,15 @@ class Cell:
         if st != "ok":
             return
         try:
-            self.wall.append(float(row["wall_s"]))
-            self.rss.append(float(row["maxrss_kb"]))
-            self.cpu.append(float(row["user_s"]) + float(row["sys_s"]))
+            wall = float(row["wall_s"])
+            rss = float(row["maxrss_kb"])
+            cpu = float(row["user_s"]) + float(row["sys_s"])
         except (KeyError, ValueError):
             return
+        self.wall.append(wall)
+        self.rss.append(rss)
+        self.cpu.append(cpu)
+        self.reps.append(row.get("rep", ""))
         for k, v in parse_figures(row.get("figures", "")).items():
             self.figs[k].append(v)
 
@@ -122,6 +175,13 @@ class Cell:
             return None
         return 50.0 * (max(vals) - min(vals)) / med
 
+    def median_rep(self):
+        """The repetition whose wall time is the median one (for charts)."""
+        if not self.wall:
+            return None
+        order = sorted(range(len(self.wall)), key=lambda i: self.wall[i])
+        return self.reps[order[(len(order) - 1) // 2]]
+
     def note(self):
         f = self.failures
         if f and len(f) < self.n:
@@ -149,6 +209,24 @@ def ordered(items, order):
     items = list(items)
     known = [x for x in order if x in items]
     return known + sorted(x for x in items if x not in order)
+
+
+def load(csv_path):
+    """-> (cells, workloads, allocs) from a bench CSV."""
+    with open(csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    cells = defaultdict(Cell)
+    workloads, allocs = [], []
+    for row in rows:
+        w, a = row.get("workload", ""), row.get("allocator", "")
+        if not w or not a:
+            continue
+        cells[(w, a)].add(row)
+        if w not in workloads:
+            workloads.append(w)
+        if a not in allocs:
+            allocs.append(a)
+    return cells, ordered(workloads, WORKLOAD_ORDER), ordered(allocs, ALLOC_ORDER)
 
 
 def geomean(vals):
@@ -185,6 +263,16 @@ def fmt_count(v):
     return f"{v:.0f}"
 
 
+def fmt_ns(v):
+    if v >= 1e6:
+        return f"{v / 1e6:.1f} ms"
+    if v >= 1e4:
+        return f"{v / 1e3:.0f} µs"
+    if v >= 1e3:
+        return f"{v / 1e3:.1f} µs"
+    return f"{v:.0f}"
+
+
 def table(header, rows):
     out = ["| " + " | ".join(header) + " |",
            "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
@@ -193,21 +281,11 @@ def table(header, rows):
     return out
 
 
-def build_report(rows, meta):
-    cells = defaultdict(Cell)
-    workloads, allocs = [], []
-    for row in rows:
-        w, a = row.get("workload", ""), row.get("allocator", "")
-        if not w or not a:
-            continue
-        cells[(w, a)].add(row)
-        if w not in workloads:
-            workloads.append(w)
-        if a not in allocs:
-            allocs.append(a)
-    workloads = ordered(workloads, WORKLOAD_ORDER)
-    allocs = ordered(allocs, ALLOC_ORDER)
+def build_report(cells, workloads, allocs, meta, baselines=("glibc", "mimalloc")):
+    """The report as markdown; images appear as {{IMG:<chart>}} lines."""
     reps = max((c.n for c in cells.values()), default=0)
+    main = [w for w in workloads if w not in AUX_WORKLOADS]
+    baselines = [b for b in baselines if b in allocs]
 
     out = []
     out.append("## zslab benchmark results")
@@ -272,116 +350,307 @@ def build_report(rows, meta):
     def geo_row(base, which):
         cols = []
         for a in allocs:
-            rs = [ratio(w, a, base, which) for w in workloads]
+            rs = [ratio(w, a, base, which) for w in main]
             good = [r for r in rs if r is not None]
             g = geomean(good)
             if g is None:
                 cols.append("—")
-            elif len(good) < len(workloads):
-                cols.append(f"**{fmt_ratio(g)}** ({len(good)}/{len(workloads)})")
+            elif len(good) < len(main):
+                cols.append(f"**{fmt_ratio(g)}** ({len(good)}/{len(main)})")
             else:
                 cols.append(f"**{fmt_ratio(g)}**")
-        return [f"**geomean**"] + cols
+        return ["**geomean**"] + cols
+
+    def fig(w, a, key):
+        c = cells.get((w, a))
+        return c.median(key) if c else None
+
+    def fig_cell(w, a, key, fmt):
+        c = cells.get((w, a))
+        if c is None or c.n == 0:
+            return "—"
+        m = c.median(key)
+        if m is None:
+            return c.failure_text() if c.failures else "—"
+        return fmt(m) + c.note()
 
     header = ["workload"] + allocs
 
-    for which, title, unit, fmt in (
-            ("wall", "Wall time", "seconds", fmt_time),
-            ("rss", "Peak RSS", "MiB", fmt_mib)):
-        out.append(f"### {title} — median {unit} (±: half the min–max range)")
-        out.append("")
-        out += table(header, [[w] + [value_cell(w, a, which, fmt) for a in allocs]
-                              for w in workloads])
-        out.append("")
-        for base in ("glibc", "zslab"):
-            if base not in allocs:
-                continue
-            better = "faster" if which == "wall" else "smaller"
-            out.append(f"**{title} ÷ {base}** (< 1 = {better} than {base})")
+    if main:
+        for which, title, unit, fmt, chart in (
+                ("wall", "Wall time", "seconds", fmt_time, "time-ratio"),
+                ("rss", "Peak RSS", "MiB", fmt_mib, "rss-ratio")):
+            out.append(f"### {title} — median {unit} (±: half the min–max range)")
             out.append("")
-            rows_ = [[w] + [ratio_cell(w, a, base, which) for a in allocs] for w in workloads]
-            rows_.append(geo_row(base, which))
-            out += table(header, rows_)
+            out += table(header, [[w] + [value_cell(w, a, which, fmt) for a in allocs]
+                                  for w in main])
             out.append("")
+            for base in baselines:
+                better = "faster" if which == "wall" else "smaller"
+                out.append(f"**{title} ÷ {base}** (< 1 = {better} than {base})")
+                out.append("")
+                rows_ = [[w] + [ratio_cell(w, a, base, which) for a in allocs] for w in main]
+                rows_.append(geo_row(base, which))
+                out += table(header, rows_)
+                out.append("")
+            out.append("{{IMG:%s}}" % chart)
 
-    # CPU time: less sensitive than wall time to the VM taking a vCPU away,
-    # but it also counts spinning, so read it next to wall time.
-    out.append("### CPU time (user+sys) — median seconds (÷ glibc)")
-    out.append("")
-    cpu_rows = []
-    for w in workloads:
-        r = [w]
-        for a in allocs:
-            v = value_cell(w, a, "cpu", fmt_time)
-            rr = ratio(w, a, "glibc", "cpu") if "glibc" in allocs else None
-            c = cells.get((w, a))
-            if rr is not None and c is not None and c.median("cpu") is not None:
-                v = f"{fmt_time(c.median('cpu'))} ({fmt_ratio(rr)})" + c.note()
-            r.append(v)
-        cpu_rows.append(r)
-    for base in ("glibc", "zslab"):
-        if base in allocs:
+        # CPU time: less sensitive than wall time to the VM taking a vCPU
+        # away, but it also counts spinning, so read it next to wall time.
+        cpu_base = baselines[0] if baselines else None
+        out.append("### CPU time (user+sys) — median seconds"
+                   + (f" (÷ {cpu_base})" if cpu_base else ""))
+        out.append("")
+        cpu_rows = []
+        for w in main:
+            r = [w]
+            for a in allocs:
+                v = value_cell(w, a, "cpu", fmt_time)
+                rr = ratio(w, a, cpu_base, "cpu") if cpu_base else None
+                c = cells.get((w, a))
+                if rr is not None and c is not None and c.median("cpu") is not None:
+                    v = f"{fmt_time(c.median('cpu'))} ({fmt_ratio(rr)})" + c.note()
+                r.append(v)
+            cpu_rows.append(r)
+        for base in baselines:
             g = geo_row(base, "cpu")
             g[0] = f"**geomean ÷ {base}**"
             cpu_rows.append(g)
-    out += table(header, cpu_rows)
-    out.append("")
+        out += table(header, cpu_rows)
+        out.append("")
 
-    # the workloads' own figures
+    # ---------------------------------------------------------- scaling
+    if "scaling" in workloads:
+        maxt = max((int(fig("scaling", a, "max_threads") or 0) for a in allocs), default=0)
+        ncpu = max((int(fig("scaling", a, "ncpu") or 0) for a in allocs), default=0)
+        out.append("### Thread scaling — median throughput, M ops/s (all threads)")
+        out.append("")
+        out.append(f"The same total work at every thread count, on {ncpu or '?'} CPUs; "
+                   "ideal is linear up to the CPU count and flat beyond it.")
+        out.append("")
+        rows_ = []
+        for t in range(1, maxt + 1):
+            rows_.append([f"{t} thread{'s' if t > 1 else ''}"] + [
+                fig_cell("scaling", a, f"tput_t{t}", lambda v: f"{v / 1e6:.1f}")
+                for a in allocs])
+        rows_.append(["**2 threads ÷ 1**"] + [
+            fig_cell("scaling", a, "scaling_2v1", lambda v: f"**{v:.2f}**") for a in allocs])
+        if maxt > 2:
+            rows_.append([f"{maxt} threads ÷ 1"] + [
+                fig_cell("scaling", a, "scaling_maxv1", lambda v: f"{v:.2f}") for a in allocs])
+        out += table(["threads"] + allocs, rows_)
+        out.append("")
+        out.append("{{IMG:scaling}}")
+
+    # ---------------------------------------------------------- latency
+    if "latency" in workloads:
+        out.append("### Latency — median over repetitions of each percentile, ns")
+        out.append("")
+        clock = [fig("latency", a, "clock_ns") for a in allocs]
+        clock = [c for c in clock if c is not None]
+        step = [fig("latency", a, "timer_step_ns") for a in allocs]
+        step = [s for s in step if s is not None]
+        if clock:
+            out.append(f"Timer cost subtracted from every sample: {statistics.median(clock):.0f} ns "
+                       f"(median of back-to-back reads){'' if not step else f'; timer resolution about {statistics.median(step):.0f} ns'}. "
+                       "0 means below the timer's resolution.")
+            out.append("")
+        rows_ = []
+        for key, label in LAT_SERIES:
+            for pk, pl in LAT_PCTS:
+                rows_.append([f"{label} {pl}"] + [
+                    fig_cell("latency", a, f"{key}_{pk}_ns", fmt_ns) for a in allocs])
+        out += table(["series"] + allocs, rows_)
+        out.append("")
+        out.append("{{IMG:latency-cdf}}")
+
+    # ---------------------------------------------------------- phases
+    phase_sections = [(w, t) for w, t in PHASE_WORKLOADS if w in workloads]
+    if phase_sections:
+        out.append("### Memory return after phases — RSS after each drop ÷ the kept-only twin's")
+        out.append("")
+        out.append("Each cell: RSS 0.3 s after phase *i*'s drop divided by the twin's RSS at the "
+                   "same point (same allocator; 1.00 = every dropped page returned), and in "
+                   "parentheses the share of the RSS above the twin's that left at that drop "
+                   "(`(before − after) ÷ (before − twin after)`; 100% = all of it). Medians over "
+                   "the repetitions.")
+        out.append("")
+    for w, twin in phase_sections:
+        nph = max((int(fig(w, a, "phases") or 0) for a in allocs), default=0)
+        if nph == 0:
+            continue
+        rows_ = []
+        for a in allocs:
+            c, ct = cells.get((w, a)), cells.get((twin, a))
+            if c is None or c.n == 0:
+                continue
+            r = [a]
+            for i in range(1, nph + 1):
+                before = fig(w, a, f"p{i}_rss_before_kb")
+                after = fig(w, a, f"p{i}_rss_after_kb")
+                tw = fig(twin, a, f"p{i}_rss_after_kb")
+                if after is None:
+                    r.append(c.failure_text() if c.failures else "—")
+                elif tw is None or tw <= 0:
+                    r.append(f"{fmt_mib(after)} MiB (no twin)")
+                else:
+                    s = f"{after / tw:.2f}"
+                    if before is not None and before - tw > 0:
+                        s += f" ({100.0 * (before - after) / (before - tw):.0f}%)"
+                    r.append(s)
+            tw_last = fig(twin, a, f"p{nph}_rss_after_kb")
+            r.append(fmt_mib(tw_last) if tw_last else "—")
+            r.append(value_cell(w, a, "rss", fmt_mib))
+            rows_.append(r)
+        out.append(f"**{w}** — {WORKLOAD_DESC.get(w, '')}")
+        out.append("")
+        out += table(["allocator"] + [f"phase {i}" for i in range(1, nph + 1)]
+                     + ["twin RSS at end, MiB", "peak RSS, MiB"], rows_)
+        out.append("")
+    if phase_sections:
+        for w in ("churn_rss", "phase_py", "phase_c"):
+            if w in workloads:
+                out.append("{{IMG:rss-%s}}" % w)
+
+    # ---------------------------------------------------------- auto epochs
+    if "auto_epoch_off" in workloads or "auto_epoch_on" in workloads:
+        out.append("### Automatic epochs without phases (zslab only)")
+        out.append("")
+        out.append("`steady` (heavy-tailed lifetimes, no phase structure) under zslab without "
+                   "automatic epochs and with `ZSLAB_EPOCH_MS=50 ZSLAB_EPOCH_ALLOCS=100000`. "
+                   "The claim to check: with epochs, peak and steady RSS stay within 10% of "
+                   "the run without.")
+        out.append("")
+        a = "zslab"
+        rows_ = []
+        for key, label, fmt in (("rss_peak_kb", "peak RSS (sampled), MiB", fmt_mib),
+                                ("rss", "peak RSS (ru_maxrss), MiB", fmt_mib),
+                                ("rss_steady_kb", "steady RSS (2nd half median), MiB", fmt_mib),
+                                ("ops_per_sec", "ops/s", fmt_count),
+                                ("wall", "wall time, s", fmt_time)):
+            off = fig("auto_epoch_off", a, key)
+            on = fig("auto_epoch_on", a, key)
+            verdict = "—"
+            if off and on:
+                rr = on / off
+                verdict = f"{rr:.2f}"
+                if key in ("rss_peak_kb", "rss", "rss_steady_kb"):
+                    verdict += " ✓ within 10%" if rr <= 1.10 else " ✗ more than 10% above"
+            rows_.append([label, fig_cell("auto_epoch_off", a, key, fmt),
+                          fig_cell("auto_epoch_on", a, key, fmt), verdict])
+        out += table(["zslab", "no epochs", "epochs every 50 ms / 100k allocs", "with ÷ without"],
+                     rows_)
+        out.append("")
+        out.append("{{IMG:rss-auto_epoch}}")
+
+    # ---------------------------------------------------------- figures
     out.append("### Workload figures — medians as printed by the programs")
     out.append("")
     fig_rows = []
-    for w in workloads:
-        if any(cells[(w, a)].median("ops_per_sec") is not None for a in allocs if (w, a) in cells):
-            label = "records/s" if w == "python" else "ops/s"
+    for w in main:
+        if w == "latency":
+            continue
+        if any(fig(w, a, "ops_per_sec") is not None for a in allocs):
+            label = {"python": "records/s", "cache_scratch": "byte writes/s",
+                     "scaling": "ops/s, all counts"}.get(w, "ops/s")
             fig_rows.append([f"{w} {label}"] + [
-                fmt_count(cells[(w, a)].median("ops_per_sec"))
-                if (w, a) in cells and cells[(w, a)].median("ops_per_sec") is not None
-                else ((cells[(w, a)].failure_text() if (w, a) in cells and cells[(w, a)].failures
-                       else "—"))
-                for a in allocs])
-    if "churn_rss" in workloads:
-        for key, label in (("rss_first_kb", "RSS after cycle 0 (MiB)"),
-                           ("rss_last_kb", "RSS after last cycle (MiB)"),
-                           ("rss_max_kb", "max sampled RSS (MiB)"),
-                           ("rss_drift_kb", "drift last − first (MiB)"),
-                           ("epoch_api", "slab_epoch_advance used")):
-            r = [f"churn_rss {label}"]
-            for a in allocs:
-                c = cells.get(("churn_rss", a))
-                m = c.median(key) if c else None
-                if m is None:
-                    r.append(c.failure_text() if c and c.failures else "—")
-                elif key == "epoch_api":
-                    r.append("yes" if m >= 0.5 else "no")
-                else:
-                    r.append(f"{m / 1024.0:.2f}")
-            fig_rows.append(r)
+                fig_cell(w, a, "ops_per_sec", fmt_count) for a in allocs])
+    extra_figs = [
+        ("cache_scratch", "shared_line_pairs", "cache_scratch thread pairs sharing a line",
+         lambda v: f"{v:.0f}"),
+        ("realloc_calloc", "realloc_moves", "realloc_calloc reallocs that moved",
+         lambda v: f"{v:.0f}"),
+        ("realloc_calloc", "realloc_s", "realloc_calloc realloc part, s", fmt_time),
+        ("realloc_calloc", "calloc_s", "realloc_calloc calloc part, s", fmt_time),
+        ("churn_rss", "rss_first_kb", "churn_rss RSS after cycle 0 (MiB)", fmt_mib),
+        ("churn_rss", "rss_last_kb", "churn_rss RSS after last cycle (MiB)", fmt_mib),
+        ("churn_rss", "rss_max_kb", "churn_rss max sampled RSS (MiB)", fmt_mib),
+        ("churn_rss", "rss_drift_kb", "churn_rss drift last − first (MiB)", fmt_mib),
+        ("churn_rss", "epoch_api", "churn_rss slab_epoch_advance used",
+         lambda v: "yes" if v >= 0.5 else "no"),
+    ]
+    for w, key, label, fmt in extra_figs:
+        if w in workloads:
+            fig_rows.append([label] + [fig_cell(w, a, key, fmt) for a in allocs])
     if fig_rows:
         out += table(["figure"] + allocs, fig_rows)
         out.append("")
 
-    out.append("Workloads: " + "; ".join(
-        f"`{w}` — {WORKLOAD_DESC[w]}" for w in workloads if w in WORKLOAD_DESC) + ".")
-    out.append("")
+    descs = [f"`{w}` — {WORKLOAD_DESC[w]}" for w in workloads if w in WORKLOAD_DESC]
+    if descs:
+        out.append("Workloads: " + "; ".join(descs) + ".")
+        out.append("")
     return "\n".join(out) + "\n"
+
+
+def render(report, charts, out_dir):
+    """Replace the {{IMG:name}} lines with links relative to out_dir."""
+    titles = dict(CHARTS)
+    lines = []
+    for line in report.split("\n"):
+        if line.startswith("{{IMG:") and line.endswith("}}"):
+            name = line[6:-2]
+            path = charts.get(name)
+            if path:
+                rel = os.path.relpath(path, out_dir or ".")
+                lines.append(f"![{titles.get(name, name)}]({rel})")
+                lines.append("")
+            continue
+        lines.append(line)
+    text = "\n".join(lines)
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text
+
+
+def chart_paths(csv_path):
+    d = os.path.dirname(os.path.abspath(csv_path))
+    stem = os.path.splitext(os.path.basename(csv_path))[0]
+    return {name: os.path.join(d, f"{stem}-{name}.png") for name, _ in CHARTS}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--csv", required=True)
     ap.add_argument("--meta")
+    ap.add_argument("--data-dir", help="per-run data (default: <csv without .csv>-data)")
     ap.add_argument("--out", action="append", default=[])
+    ap.add_argument("--baselines", default="glibc,mimalloc",
+                    help="comma-separated allocators to divide by (default glibc,mimalloc)")
+    ap.add_argument("--charts", action="store_true", help="draw the PNG charts")
+    ap.add_argument("--no-install", action="store_true",
+                    help="with --charts: never pip-install matplotlib")
+    ap.add_argument("--copy-charts", metavar="DIR",
+                    help="copy the charts to DIR as bench-<chart>.png")
     args = ap.parse_args()
-    with open(args.csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
+    cells, workloads, allocs = load(args.csv)
+    if not cells:
         sys.exit(f"{args.csv}: no runs recorded")
-    report = build_report(rows, read_meta(args.meta))
-    sys.stdout.write(report)
+    data_dir = args.data_dir or os.path.splitext(args.csv)[0] + "-data"
+
+    paths = chart_paths(args.csv)
+    if args.charts:
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_charts.py")
+        cmd = [sys.executable, script, "--csv", args.csv, "--data-dir", data_dir]
+        if args.no_install:
+            cmd.append("--no-install")
+        rc = subprocess.call(cmd, stdout=sys.stderr)
+        if rc != 0:
+            print(f"WARNING: drawing the charts failed (exit {rc}); the report has none",
+                  file=sys.stderr)
+    charts = {n: p for n, p in paths.items() if os.path.exists(p)}
+    if args.copy_charts and charts:
+        os.makedirs(args.copy_charts, exist_ok=True)
+        for name, p in charts.items():
+            shutil.copyfile(p, os.path.join(args.copy_charts, f"bench-{name}.png"))
+        print(f"copied {len(charts)} charts to {args.copy_charts}", file=sys.stderr)
+
+    baselines = [b for b in args.baselines.split(",") if b]
+    report = build_report(cells, workloads, allocs, read_meta(args.meta), baselines)
+    sys.stdout.write(render(report, charts, os.getcwd()))
     for path in args.out:
         with open(path, "w") as fh:
-            fh.write(report)
+            fh.write(render(report, charts, os.path.dirname(os.path.abspath(path))))
 
 
 if __name__ == "__main__":
