@@ -9,13 +9,13 @@
  * over 256 KiB: reason enough for zslab to want its decay thread), runs a
  * little traffic, and goes idle for 600 ms.  It reports the statistics
  * (background_thread, cached_slabs, decayed_slabs) and whether a thread named
- * "zslab-decay" exists, then runs light traffic until the cache has drained
+ * "zslab-bg" exists, then runs light traffic until the cache has drained
  * (at most 5 s) and reports how long that took.  Finally it checks every kept
  * block.
  * Under zslab:
- *  - control: background_thread = 1, a zslab-decay thread exists (else the
+ *  - control: background_thread = 1, a zslab-bg thread exists (else the
  *    workload no longer provokes the thread and the test proves nothing);
- *  - injected: background_thread = 0, no zslab-decay thread, and the cached
+ *  - injected: background_thread = 0, no zslab-bg thread, and the cached
  *    slabs still go back to the OS once the program allocates again (decay
  *    from the allocation path): only the timing differs.
  * Both: exit 0, all blocks intact.
@@ -79,7 +79,7 @@ static int decay_thread_exists(void)
             continue;
         ssize_t n = read(fd, comm, sizeof comm - 1);
         close(fd);
-        if (n > 0 && strncmp(comm, "zslab-decay", 11) == 0)
+        if (n > 0 && strncmp(comm, "zslab-bg", 8) == 0)
             found = 1;
     }
     closedir(d);
@@ -171,7 +171,7 @@ int main(int argc, char **argv)
         child_value(&ctl, "background_thread", &bg);
         child_value(&ctl, "decay_thread_named", &named);
         CHECK(bg == 1 && named == 1,
-              "control: background_thread=%llu, zslab-decay thread present=%llu: the "
+              "control: background_thread=%llu, zslab-bg thread present=%llu: the "
               "workload no longer starts zslab's background thread",
               (unsigned long long)bg, (unsigned long long)named);
         child_value(&inj, "background_thread", &bg);

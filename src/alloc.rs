@@ -52,22 +52,22 @@ fn malloc_slow(size: usize, align: usize) -> *mut c_void {
     if size > MAX_REQUEST {
         return enomem();
     }
-    if align <= 16 && size <= MAX_MEDIUM {
+    // A class serves it when one fits (any alignment up to a slab).
+    let class = if size > MAX_MEDIUM || align > crate::sizeclass::SLAB_SIZE {
+        None
+    } else if align <= 16 {
+        Some(class_of(size))
+    } else {
+        class_for_aligned(size, align)
+    };
+    if let Some(c) = class {
         if let Some(h) = thread_heap() {
-            let p = h.alloc(class_of(size));
-            if p != 0 {
-                return p as *mut c_void;
-            }
-        }
-    } else if align <= crate::sizeclass::SLAB_SIZE && size <= MAX_MEDIUM {
-        if let (Some(c), Some(h)) = (class_for_aligned(size, align), thread_heap()) {
             let p = h.alloc(c);
             if p != 0 {
                 return p as *mut c_void;
             }
         }
-    }
-    if init::ensure() {
+    } else if init::ensure() {
         let p = huge::alloc(size, align.max(16));
         if p != 0 {
             return p as *mut c_void;
@@ -79,15 +79,18 @@ fn malloc_slow(size: usize, align: usize) -> *mut c_void {
 static WARNED: AtomicBool = AtomicBool::new(false);
 
 /// zslab cannot serve this request: glibc does (counted, and said once).
+/// Either the region is full, or this thread could not get a heap (its
+/// mapping failed), or the thread has been torn down (not counted: that is
+/// the normal end of a thread's life).
 #[cold]
 fn fallback(size: usize, align: usize) -> *mut c_void {
     if init::enabled() && crate::tls::get() != crate::tls::TORN_DOWN {
         inc(&COUNTERS.region_full);
         if !WARNED.swap(true, Relaxed) {
             os::Msg::new()
-                .s("zslab: warning: the region (")
+                .s("zslab: warning: cannot serve a request from zslab's memory (region of ")
                 .dec((region::reserved() >> 20) as u64)
-                .s(" MiB, ZSLAB_REGION) has no room left; further requests go to glibc\n")
+                .s(" MiB full, or no memory for a thread heap); it and any like it go to glibc\n")
                 .emit();
         }
     }

@@ -17,6 +17,8 @@ use crate::{heap, huge, os, pool};
 use core::sync::atomic::{AtomicBool, Ordering::*};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
+/// The thread was created and runs.
+static RUNNING: AtomicBool = AtomicBool::new(false);
 /// Sleep between passes while something is pending.
 const TICK_MS: u64 = 25;
 /// Sleep while nothing is (work queued meanwhile rings `pool::BELL`).
@@ -53,8 +55,10 @@ pub fn maybe_start() {
         libc::pthread_attr_destroy(&mut attr);
         r
     };
-    // On failure STARTED stays set: no retry storm.
-    let _ = r;
+    // On failure STARTED stays set (no retry storm) and RUNNING does not.
+    if r == 0 {
+        RUNNING.store(true, Relaxed);
+    }
 }
 
 extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
@@ -72,8 +76,10 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
         pool::decay_tick(now);
         huge::decay_tick(now);
         heap::help_idle(now, false);
-        let pending =
-            pool::queued_purges() > 0 || pool::cached_spans() > 0 || huge::cached_bytes() > 0;
+        let pending = pool::queued_purges() > 0
+            || pool::cached_spans() > 0
+            || huge::cached_bytes() > 0
+            || heap::help_wanted();
         if pending {
             pool::BELL.wait(TICK_MS, false);
         } else {
@@ -85,9 +91,10 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
 /// In a fork child: the thread did not survive the fork.
 pub fn after_fork_child() {
     STARTED.store(false, Relaxed);
+    RUNNING.store(false, Relaxed);
 }
 
-/// Whether the thread has been started in this process.
+/// Whether the thread runs in this process.
 pub fn started() -> bool {
-    STARTED.load(Relaxed)
+    RUNNING.load(Relaxed)
 }

@@ -155,6 +155,11 @@ pub fn set_auto(every_ms: u64, every_allocs: u64) {
     NEXT_TICK_MS.store(os::now_coarse_ms() + every_ms, Relaxed);
 }
 
+/// Whether automatic advances are configured (time or allocation count).
+pub fn automatic() -> bool {
+    AUTO_ALLOCS.load(Relaxed) > 0 || AUTO_MS.load(Relaxed) > 0
+}
+
 /// Whether an automatic advance by allocation count is configured.
 pub fn counts_allocs() -> bool {
     AUTO_ALLOCS.load(Relaxed) > 0

@@ -34,8 +34,10 @@ struct Cache {
     bytes: usize,
     /// Current bound above the base (grows while the program thrashes).
     limit: usize,
-    /// When (coarse ms) the cache last pushed a block out.
+    /// When (coarse ms) the cache last pushed a block out, and the length
+    /// (slabs) of the longest block pushed out in that window.
     last_overflow: u64,
+    evicted: usize,
 }
 
 static CACHE: SpinLock<Cache> = SpinLock::new(Cache {
@@ -43,6 +45,7 @@ static CACHE: SpinLock<Cache> = SpinLock::new(Cache {
     bytes: 0,
     limit: 0,
     last_overflow: 0,
+    evicted: 0,
 });
 
 /// Base bound of the cache in bytes (ZSLAB_HUGE_CACHE), and its ceiling.
@@ -98,13 +101,16 @@ fn alloc_inner(size: usize, align: usize) -> (usize, bool) {
     if n > u32::MAX as usize {
         return (0, false);
     }
-    let head = if align <= SLAB_SIZE {
-        from_cache(n).or_else(|| region::take_run(n).and_then(region::meta))
+    let run = if align <= SLAB_SIZE {
+        // A cached run reused whole may be a little longer than asked for.
+        from_cache(n).or_else(|| region::take_run(n).and_then(region::meta).map(|m| (m, n)))
     } else {
-        take_aligned(n, align)
+        take_aligned(n, align).map(|m| (m, n))
     };
-    let Some(head) = head else { return (0, false) };
-    setup(head, n, bytes)
+    let Some((head, slabs)) = run else {
+        return (0, false);
+    };
+    setup(head, slabs, bytes)
 }
 
 /// Set up run `head` of `n` slabs as a live block of `bytes` usable bytes.
@@ -163,8 +169,9 @@ fn take_aligned(n: usize, align: usize) -> Option<&'static SlabMeta> {
     region::meta(idx + skip)
 }
 
-/// The best-fitting cached run for `n` slabs (split when much larger).
-fn from_cache(n: usize) -> Option<&'static SlabMeta> {
+/// The best-fitting cached run for `n` slabs (split when much larger), and
+/// its length in slabs.
+fn from_cache(n: usize) -> Option<(&'static SlabMeta, usize)> {
     let mut c = lock();
     let mut best: Option<&'static SlabMeta> = None;
     let mut cur = c.list.front();
@@ -179,9 +186,13 @@ fn from_cache(n: usize) -> Option<&'static SlabMeta> {
         cur = SlabList::next_of(m);
     }
     let Some(m) = best else {
-        // A miss soon after the cache pushed a block out: it is too small
-        // for what the program cycles through.
-        if os::now_coarse_ms().saturating_sub(c.last_overflow) <= DECAY_MS.load(Relaxed).max(100) {
+        // A miss soon after the cache pushed out a block that would have
+        // served it: the cache is too small for what the program cycles
+        // through.
+        if c.evicted >= n
+            && os::now_coarse_ms().saturating_sub(c.last_overflow)
+                <= DECAY_MS.load(Relaxed).max(100)
+        {
             let base = CACHE_BASE.load(Relaxed);
             c.limit = (c.limit.max(base) * 2).min(CACHE_MAX);
         }
@@ -212,7 +223,7 @@ fn from_cache(n: usize) -> Option<&'static SlabMeta> {
         m.span.store(n as u32, Relaxed);
     }
     inc(&COUNTERS.huge_cache_hits);
-    Some(m)
+    Some((m, m.span.load(Relaxed) as usize))
 }
 
 /// Check that `p` is live block `head`'s address.
@@ -222,8 +233,7 @@ fn check(head: &SlabMeta, p: usize) -> Result<(), FreeError> {
     }
     match head.state.load(Acquire) {
         State::Huge => Ok(()),
-        State::HugeCached => Err(FreeError::DoubleFree),
-        _ => Err(FreeError::Invalid),
+        _ => Err(head.refusal(p)),
     }
 }
 
@@ -255,9 +265,17 @@ pub fn free(head: &'static SlabMeta, p: usize, what: &str) {
 }
 
 /// Put a freed block in the cache, pushing the oldest out beyond the bound.
+/// While a phase is ending (a heap found its frees outrunning its
+/// allocations), a freed block is that phase's garbage: its pages go back
+/// at once instead.
 fn cache_push(head: &'static SlabMeta) {
     let len = head.span.load(Relaxed) as usize;
     let now = os::now_coarse_ms();
+    if crate::pool::drained_within(now, 1000) {
+        add(&COUNTERS.huge_cached_bytes, (len << SLAB_SHIFT) as i64);
+        release(head);
+        return;
+    }
     head.stamp.store(now, Relaxed);
     let mut out: [Option<&'static SlabMeta>; 8] = [None; 8];
     {
@@ -269,7 +287,12 @@ fn cache_push(head: &'static SlabMeta) {
         let mut i = 0;
         while c.bytes > bound && i < out.len() {
             let Some(old) = c.list.pop_back() else { break };
-            c.bytes -= (old.span.load(Relaxed) as usize) << SLAB_SHIFT;
+            let len = old.span.load(Relaxed) as usize;
+            c.bytes -= len << SLAB_SHIFT;
+            if now.saturating_sub(c.last_overflow) > DECAY_MS.load(Relaxed).max(100) {
+                c.evicted = 0;
+            }
+            c.evicted = c.evicted.max(len);
             c.last_overflow = now;
             out[i] = Some(old);
             i += 1;

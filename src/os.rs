@@ -363,6 +363,16 @@ macro_rules! eprint_raw {
 /// Resident set size of this process in bytes, from /proc/self/statm
 /// (0 if it cannot be read).
 pub fn rss_bytes() -> u64 {
+    statm_field(1)
+}
+
+/// Virtual memory size of this process in bytes (statm's first field).
+pub fn vm_bytes() -> u64 {
+    statm_field(0)
+}
+
+/// Field `k` of /proc/self/statm, in bytes.
+fn statm_field(k: usize) -> u64 {
     let mut buf = [0u8; 128];
     // SAFETY: the path is a NUL-terminated literal.
     let fd = unsafe {
@@ -383,10 +393,12 @@ pub fn rss_bytes() -> u64 {
     }
     // statm: size resident shared text lib data dt (in pages)
     let text = buf.get(..n as usize).unwrap_or(&[]);
-    let mut fields = text.split(|&c| c == b' ');
-    fields.next();
-    let resident = fields.next().map(parse_u64).unwrap_or(0);
-    resident * PAGE as u64
+    let pages = text
+        .split(|&c| c == b' ')
+        .nth(k)
+        .map(parse_u64)
+        .unwrap_or(0);
+    pages * PAGE as u64
 }
 
 fn parse_u64(s: &[u8]) -> u64 {

@@ -87,14 +87,10 @@ fn class_pool(class: usize) -> crate::sync::SpinGuard<'static, ClassPool> {
 }
 
 /// The configured cache size of `class`, in spans: ZSLAB_CACHE_SLABS slabs'
-/// worth, at least one span (0 disables the cache).
+/// worth (0 for a class whose spans are larger: they are cached only once
+/// the class is seen to need it).
 fn base_limit(class: usize) -> usize {
-    let slabs = CACHE_SLABS.load(Relaxed) as usize;
-    if slabs == 0 {
-        0
-    } else {
-        (slabs * SLAB_SIZE / span_bytes(class)).max(1)
-    }
+    CACHE_SLABS.load(Relaxed) as usize * SLAB_SIZE / span_bytes(class)
 }
 
 /// Take an empty span of `class` from the hot cache. It comes back in
@@ -106,10 +102,10 @@ pub fn cache_pop(class: usize) -> Option<&'static SlabMeta> {
     let m = {
         let mut p = class_pool(class);
         if p.len == 0 {
-            let base = base_limit(class);
-            if base > 0 && os::now_coarse_ms().saturating_sub(p.last_overflow) <= thrash_window_ms()
+            if CACHE_SLABS.load(Relaxed) > 0
+                && os::now_coarse_ms().saturating_sub(p.last_overflow) <= thrash_window_ms()
             {
-                p.limit = (p.limit.max(base) * 2).min(MAX_CACHE);
+                p.limit = (p.limit.max(base_limit(class)).max(1) * 2).min(MAX_CACHE);
             }
             return None;
         }
@@ -130,7 +126,9 @@ pub fn cache_pop(class: usize) -> Option<&'static SlabMeta> {
 /// Reclaim an empty span that just left its owner. The caller holds the
 /// span's lock, has set its owner to NO_OWNER and unlinked it from every
 /// list; the span is not on any notification stack. The span enters the
-/// hot cache, or, when the cache is full, gives its pages back.
+/// hot cache, or, when the cache is full, gives its pages back. (When a
+/// phase ends the caches are trimmed to their base size first, so the
+/// phase's empty spans go back beyond a few per class.)
 pub fn reclaim(m: &'static SlabMeta) {
     let class = m.class.load(Relaxed) as usize;
     let epoch = m.epoch.load(Relaxed) as usize;
@@ -148,6 +146,7 @@ pub fn reclaim(m: &'static SlabMeta) {
         let mut p = class_pool(class);
         let limit = p.limit.max(base).min(MAX_CACHE);
         if limit == 0 {
+            p.last_overflow = now;
             Some(m)
         } else {
             let out = if p.len >= limit {
@@ -453,6 +452,20 @@ static QUEUE: [SpinLock<Ring>; SHARDS] = [EMPTY_RING; SHARDS];
 static QUEUED: AtomicU64 = AtomicU64::new(0);
 /// Default delay before a thinned-out span's free pages go back.
 static PURGE_MS: AtomicU64 = AtomicU64::new(100);
+
+/// When (coarse ms) a heap last found that a phase ended.
+static DRAINED_AT: AtomicU64 = AtomicU64::new(0);
+
+/// A heap found that a phase ended at `now`.
+pub fn note_drain(now: u64) {
+    DRAINED_AT.store(now, Relaxed);
+}
+
+/// Whether a phase ended in the last `ms` milliseconds (memory freed now is
+/// most likely that phase's, not about to be reused).
+pub fn drained_within(now: u64, ms: u64) -> bool {
+    now.saturating_sub(DRAINED_AT.load(Relaxed)) < ms && DRAINED_AT.load(Relaxed) != 0
+}
 
 /// Set the default purge delay (ZSLAB_PURGE_MS).
 pub fn set_purge_delay(ms: u64) {

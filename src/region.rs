@@ -20,8 +20,9 @@ static BASE: AtomicUsize = AtomicUsize::new(0);
 /// Bytes of the slab area; 0 before initialisation, so every pointer is
 /// "not ours" until then.
 static LEN: AtomicUsize = AtomicUsize::new(0);
-/// Address of the metadata array.
+/// Address and length of the metadata array.
 static META: AtomicUsize = AtomicUsize::new(0);
+static META_LEN: AtomicUsize = AtomicUsize::new(0);
 /// Slabs below this index have been handed out at least once.
 static FRONTIER: AtomicUsize = AtomicUsize::new(0);
 /// Acquisitions of the free-run lock (shared by every thread).
@@ -58,6 +59,21 @@ fn bucket(n: usize) -> usize {
 /// the initialisation lock.
 pub fn init(want: usize, thp: bool) -> usize {
     let mut len = want.next_multiple_of(SLAB_SIZE);
+    // Under an address-space limit, take at most half of the room left,
+    // so the program keeps room for its own mappings (stacks, files).
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: rl is a valid out-pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut rl) } == 0
+        && rl.rlim_cur != libc::RLIM_INFINITY
+    {
+        INIT_LIMIT.store(rl.rlim_cur as u64, Relaxed);
+        let room = (rl.rlim_cur as u64).saturating_sub(os::vm_bytes()) as usize / 2;
+        // Metadata takes about 1/57 of the slab area on top.
+        len = len.min((room / 58 * 57) & !(SLAB_SIZE - 1));
+    }
     while len >= 64 * SLAB_SIZE {
         let nslabs = len >> SLAB_SHIFT;
         let meta_len = (nslabs * core::mem::size_of::<SlabMeta>()).next_multiple_of(os::PAGE);
@@ -77,6 +93,7 @@ pub fn init(want: usize, thp: bool) -> usize {
                     os::advise(base, len, libc::MADV_NOHUGEPAGE);
                 }
                 META.store(meta, Relaxed);
+                META_LEN.store(meta_len, Relaxed);
                 BASE.store(base, Relaxed);
                 LEN.store(len, Release);
                 return len;
@@ -227,7 +244,7 @@ pub fn take_run(n: usize) -> Option<usize> {
     let nslabs = slab_count();
     let mut cur = FRONTIER.load(Relaxed);
     loop {
-        if cur + n > nslabs {
+        if cur + n > nslabs || !within_address_limit(n) {
             return None;
         }
         match FRONTIER.compare_exchange_weak(cur, cur + n, Relaxed, Relaxed) {
@@ -236,6 +253,46 @@ pub fn take_run(n: usize) -> Option<usize> {
         }
     }
 }
+
+/// The address-space limit (RLIMIT_AS) last seen, and the slab bytes zslab
+/// may hand out under it (`u64::MAX`: no limit, or the region was reserved
+/// under this limit and fits in it).
+static LIMIT_SEEN: AtomicU64 = AtomicU64::new(u64::MAX);
+static BUDGET: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Whether `n` more slabs past the frontier keep the process within its
+/// address-space limit (RLIMIT_AS, `ulimit -v`). The region is reserved up
+/// front, so once it is, the kernel never refuses zslab: when the program
+/// sets a limit later, zslab hands out no more than the room the kernel
+/// would have left (the limit minus the address space in use when zslab
+/// first sees it), so allocation fails with ENOMEM where it would without
+/// zslab. Costs one system call, and a /proc read when the limit changes.
+fn within_address_limit(n: usize) -> bool {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: rl is a valid out-pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut rl) } != 0 {
+        return true;
+    }
+    let lim = rl.rlim_cur as u64;
+    let front = (FRONTIER.load(Relaxed) << SLAB_SHIFT) as u64;
+    if lim != LIMIT_SEEN.load(Relaxed) {
+        LIMIT_SEEN.store(lim, Relaxed);
+        let budget = if rl.rlim_cur == libc::RLIM_INFINITY || lim == INIT_LIMIT.load(Relaxed) {
+            u64::MAX
+        } else {
+            front + lim.saturating_sub(os::vm_bytes())
+        };
+        BUDGET.store(budget, Relaxed);
+    }
+    front + ((n as u64) << SLAB_SHIFT) <= BUDGET.load(Relaxed)
+}
+
+/// The address-space limit in force when the region was reserved (the
+/// reservation was sized to fit it).
+static INIT_LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// Grow the run `[idx, idx+n)` in place by `extra` slabs, if the slabs
 /// right after it are unused. Returns whether it did (the new slabs are
@@ -262,6 +319,7 @@ pub fn extend_run(idx: usize, n: usize, extra: usize) -> bool {
     drop(r);
     // At the frontier: claim fresh slabs.
     next + extra <= slab_count()
+        && within_address_limit(extra)
         && FRONTIER
             .compare_exchange(next, next + extra, Relaxed, Relaxed)
             .is_ok()
@@ -274,14 +332,16 @@ pub fn free_run(idx: usize, n: usize) {
     if n == 0 {
         return;
     }
+    LOCKS.fetch_add(1, Relaxed);
+    let mut r = RUNS.lock();
+    // Under the lock: a neighbour released at the same time must not see
+    // our slabs Free before their run is tagged.
     for i in idx..idx + n {
         if let Some(m) = meta(i) {
             m.state.store(State::Free, Release);
             m.owner.store(0, Relaxed);
         }
     }
-    LOCKS.fetch_add(1, Relaxed);
-    let mut r = RUNS.lock();
     r.free_slabs += n;
     let (mut start, mut len) = (idx, n);
     // The slab before us, if free, is the last slab of a free run.

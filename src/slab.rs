@@ -434,6 +434,21 @@ impl SlabMeta {
         }
     }
 
+    /// Why a pointer `p` into this span or block is refused when it is not
+    /// live: a span or block released to the region keeps its old shape in
+    /// its metadata, so a pointer that was a block of it is a double free
+    /// (or a use after free); anything else is invalid.
+    pub fn refusal(&self, p: usize) -> FreeError {
+        match self.state.load(Acquire) {
+            State::Cached | State::HugeCached => FreeError::DoubleFree,
+            State::Free if p == self.base.load(Relaxed) && p != 0 => FreeError::DoubleFree,
+            State::Free if self.size.load(Relaxed) != 0 && self.locate(p).is_some() => {
+                FreeError::DoubleFree
+            }
+            _ => FreeError::Invalid,
+        }
+    }
+
     /// Whether object (`w`, `b`) is free in the bitmap or pending as a
     /// remote free (as seen by any thread; exact for the collector).
     pub fn is_free_here(&self, w: usize, b: u64) -> bool {

@@ -62,7 +62,7 @@ stats_struct! {
         huge_frees: counter, "Frees of huge blocks.";
         large_allocs: counter, "Allocations above 8 KiB (medium and huge).";
         large_frees: counter, "Frees above 8 KiB (medium and huge).";
-        glibc_fallbacks: counter, "Requests served by glibc because zslab's region was full.";
+        region_full_fallbacks: counter, "Requests served by glibc because zslab could not (its region was full, or a thread heap could not be set up).";
         live_objects: gauge, "Small and medium objects allocated and not freed.";
         live_bytes: gauge, "Bytes of live small and medium objects (block sizes).";
         huge_live_bytes: gauge, "Bytes of live huge blocks.";
@@ -305,7 +305,7 @@ pub fn snapshot() -> Snapshot {
     g.huge_frees = c.huge_frees.load(Relaxed);
     g.large_allocs = g.medium_allocs + g.huge_allocs;
     g.large_frees = g.medium_frees + g.huge_frees;
-    g.glibc_fallbacks = c.region_full.load(Relaxed);
+    g.region_full_fallbacks = c.region_full.load(Relaxed);
     g.huge_live_bytes = u(c.huge_live_bytes.load(Relaxed));
     g.cached_bytes = u(c.cached_bytes.load(Relaxed));
     g.huge_cached_bytes = u(c.huge_cached_bytes.load(Relaxed));
@@ -522,7 +522,7 @@ pub fn write_text(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
         g.recycled_slabs,
         g.double_frees,
         g.invalid_frees,
-        g.glibc_fallbacks
+        g.region_full_fallbacks
     )?;
     writeln!(
         w,

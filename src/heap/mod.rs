@@ -28,7 +28,7 @@ mod refill;
 mod remote;
 
 pub use fast::free;
-pub use remote::{help_idle, route_for_fork};
+pub use remote::{help_idle, help_wanted, route_for_fork};
 
 use crate::counters::{COUNTERS, inc};
 use crate::epoch;
@@ -186,10 +186,20 @@ pub struct Heap {
     /// for allocation, floored at 0; at `drain_limit` the heap is draining.
     drain: AtomicU32,
     drain_limit: AtomicU32,
+    /// When (coarse ms) the heap last found that a phase ended.
+    drained_at: AtomicU64,
+    /// The highest drain count since the last thrash (the size of the
+    /// batches the program frees at once).
+    drain_peak: AtomicU32,
     /// Delay before a thinned-out span's free pages go back (ms).
     purge_delay: AtomicU64,
     /// When (coarse ms) returned pages were last needed again.
     last_thrash: AtomicU64,
+    /// The current thrash window: when it began, the pages this heap gave
+    /// back at a phase end in it, and the pages needed again in it.
+    window_at: AtomicU64,
+    purged_pages: AtomicU64,
+    refaulted_pages: AtomicU64,
     // ---- read by other threads ----
     /// Coarse ms of the owner's last slow-path call (idle detection).
     last_active: AtomicU64,
@@ -243,8 +253,13 @@ impl Heap {
             allocs_at_tick: AtomicU64::new(0),
             drain: AtomicU32::new(0),
             drain_limit: AtomicU32::new(DRAIN_BASE),
+            drained_at: AtomicU64::new(0),
+            drain_peak: AtomicU32::new(0),
             purge_delay: AtomicU64::new(100),
             last_thrash: AtomicU64::new(0),
+            window_at: AtomicU64::new(0),
+            purged_pages: AtomicU64::new(0),
+            refaulted_pages: AtomicU64::new(0),
             last_active: AtomicU64::new(0),
             live: AtomicBool::new(false),
             remote_frees: AtomicU64::new(0),
@@ -303,6 +318,7 @@ impl Heap {
         self.last_active.store(os::now_coarse_ms(), Relaxed);
         self.drain.store(0, Relaxed);
         self.drain_limit.store(DRAIN_BASE, Relaxed);
+        self.drained_at.store(0, Relaxed);
         self.purge_delay
             .store(crate::pool::purge_delay_default().max(1), Relaxed);
         let total: u64 = (0..NCLASS).map(|c| self.allocs(c)).sum();
@@ -436,7 +452,7 @@ pub fn for_each_heap(mut f: impl FnMut(&'static Heap)) {
 /// checks as free. Returns the object's usable size.
 pub fn check_allocated(h: &'static SlabMeta, p: usize) -> Result<usize, crate::slab::FreeError> {
     use crate::slab::{FreeError, NO_OWNER};
-    h.check_live()?;
+    h.check_live().map_err(|_| h.refusal(p))?;
     let (w, bit) = h.locate(p).ok_or(FreeError::Invalid)?;
     if h.is_free_here(w, bit) {
         return Err(FreeError::DoubleFree);

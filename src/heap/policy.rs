@@ -22,8 +22,13 @@ use crate::pool;
 use crate::slab::{List, SlabMeta};
 use core::sync::atomic::Ordering::*;
 
-/// Returned pages needed again within this many ms count as thrashing.
-const THRASH_WINDOW_MS: u64 = 1000;
+/// Returned pages needed again within this many ms count as thrashing: a
+/// program that reuses memory that quickly is churning, not between phases
+/// (a page fault costs about as much as keeping the page for this long is
+/// worth).
+const THRASH_WINDOW_MS: u64 = 100;
+/// Refaults below this many pages in a window say nothing about batches.
+const MIN_BATCH_PAGES: u64 = 64;
 /// Calm (no thrashing) for this long halves the limit and delay.
 const CALM_MS: u64 = 5000;
 /// Ceiling of the adaptive purge delay.
@@ -43,21 +48,24 @@ fn band_of(cap: u32, used: u32) -> usize {
     }
 }
 
-/// The `used` count at which a span in `band` moves to the next band.
-fn mark_of(cap: u32, band: usize) -> u32 {
-    match band {
+/// The `used` count at which a span with `used` of `cap` objects calls
+/// back next: where it enters the next band, and in the last band each
+/// time a quarter of what is left has gone (each call gives back the pages
+/// freed since, so a span that ends a phase with a few survivors has given
+/// back nearly every page they do not sit on).
+fn next_mark(cap: u32, used: u32) -> u32 {
+    match band_of(cap, used) {
         0 => cap / 2,
         1 => cap / 4,
         2 => cap / 8,
-        _ => 0,
+        _ => used.saturating_sub(used / 4 + 1),
     }
 }
 
 impl Heap {
     /// The mark of span `s` as it is now.
-    pub(super) fn band_mark(&self, s: &SlabMeta) -> u32 {
-        let cap = s.cap.load(Relaxed);
-        mark_of(cap, band_of(cap, s.used.load(Relaxed)))
+    pub(super) fn band_mark(s: &SlabMeta) -> u32 {
+        next_mark(s.cap.load(Relaxed), s.used.load(Relaxed))
     }
 
     /// Whether the heap is giving pages back as its frees happen.
@@ -80,6 +88,8 @@ impl Heap {
             List::Current => {
                 // Kept: the next malloc reuses it; its free pages go back
                 // now while draining, else if it stays unused for a while.
+                // (Not counted toward a phase end: allocation refills it.)
+                s.mark.store(next_mark(cap, used), Relaxed);
                 if self.draining() {
                     self.purge_now(s);
                 } else {
@@ -104,20 +114,27 @@ impl Heap {
                 let band = band_of(cap, used);
                 l.partial[band].push_front(s, List::Partial);
                 s.band.store(band as u8, Relaxed);
-                s.mark.store(mark_of(cap, band), Relaxed);
+                s.mark.store(next_mark(cap, used), Relaxed);
                 if band == 0 {
                     return;
                 }
             }
             List::Partial => {
                 let band = band_of(cap, used);
-                l.partial[s.band.load(Relaxed) as usize % BANDS].unlink(s);
-                l.partial[band].push_front(s, List::Partial);
-                s.band.store(band as u8, Relaxed);
-                s.mark.store(mark_of(cap, band), Relaxed);
+                let old = s.band.load(Relaxed) as usize % BANDS;
+                if band != old {
+                    l.partial[old].unlink(s);
+                    l.partial[band].push_front(s, List::Partial);
+                    s.band.store(band as u8, Relaxed);
+                }
+                s.mark.store(next_mark(cap, used), Relaxed);
             }
             List::Retired => {
-                s.mark.store(mark_of(cap, band_of(cap, used)), Relaxed);
+                s.mark.store(next_mark(cap, used), Relaxed);
+                // Spans that thin out go to the oldest end, where reuse
+                // for a later epoch looks first.
+                l.retired.unlink(s);
+                l.retired.push_back(s, List::Retired);
             }
             List::Free | List::Adoptable => return,
         }
@@ -127,19 +144,25 @@ impl Heap {
     /// Span `s` thinned out (`None`: a span emptied and was reclaimed);
     /// `count`: for the first time since it was filled.
     pub(super) fn thinned(&self, s: Option<&'static SlabMeta>, count: bool) {
-        let limit = self.drain_limit.load(Relaxed);
-        let was = self.draining();
-        if count {
-            let d = (self.drain.load(Relaxed) + 1).min(limit.saturating_mul(2));
-            self.drain.store(d, Relaxed);
-        }
         let now = os::now_coarse_ms();
-        if !was && self.draining() {
-            // A phase ended: caches grown for churn shrink back, and spans
-            // already waiting to give pages back do it now.
-            inc(&COUNTERS.drains);
-            pool::trim_to_base();
-            pool::purge_due(now, true);
+        if count {
+            let d = (self.drain.load(Relaxed) + 1).min(DRAIN_MAX * 2);
+            self.drain.store(d, Relaxed);
+            if d > self.drain_peak.load(Relaxed) {
+                self.drain_peak.store(d, Relaxed);
+            }
+            let l = self.drain_limit.load(Relaxed);
+            // A phase ended (once per episode: a count hovering at the
+            // limit does not repeat this): caches grown for churn shrink
+            // back, and spans already waiting to give pages back do it now.
+            if d == l && now.saturating_sub(self.drained_at.load(Relaxed)) >= THRASH_WINDOW_MS {
+                self.drained_at.store(now, Relaxed);
+                inc(&COUNTERS.drains);
+                pool::trim_to_base();
+                pool::purge_due(now, true);
+                pool::note_drain(now);
+                crate::huge::purge_cache();
+            }
         }
         let Some(s) = s else { return };
         s.stamp.store(now, Relaxed);
@@ -153,8 +176,22 @@ impl Heap {
     /// Give back the free pages of span `s` now.
     fn purge_now(&self, s: &'static SlabMeta) {
         s.lock.lock();
-        pages::purge_free(s);
+        let bytes = pages::purge_free(s);
         s.lock.unlock();
+        self.window(os::now_coarse_ms());
+        self.purged_pages.store(
+            self.purged_pages.load(Relaxed) + (bytes >> os::PAGE_SHIFT) as u64,
+            Relaxed,
+        );
+    }
+
+    /// Start a new thrash window when the last one is over.
+    fn window(&self, now: u64) {
+        if now.saturating_sub(self.window_at.load(Relaxed)) >= THRASH_WINDOW_MS {
+            self.window_at.store(now, Relaxed);
+            self.purged_pages.store(0, Relaxed);
+            self.refaulted_pages.store(0, Relaxed);
+        }
     }
 
     /// A span was taken for allocation.
@@ -165,29 +202,52 @@ impl Heap {
 
     /// Pages of span `s` were needed again: if they went back recently,
     /// returning them was premature (a batch workload, not a phase end).
-    pub(super) fn note_refault(&self, s: &SlabMeta) {
+    pub(super) fn note_refault(&self, s: &SlabMeta, fresh: usize) {
         let purged = s.purged_at.load(Relaxed);
         if purged == 0 {
             return;
         }
         let now = os::now_coarse_ms();
-        if now.saturating_sub(purged) < THRASH_WINDOW_MS {
-            inc(&COUNTERS.thrashes);
-            self.last_thrash.store(now, Relaxed);
+        if now.saturating_sub(purged) >= THRASH_WINDOW_MS {
+            return;
+        }
+        inc(&COUNTERS.thrashes);
+        self.window(now);
+        let refaulted = self.refaulted_pages.load(Relaxed) + fresh as u64;
+        self.refaulted_pages.store(refaulted, Relaxed);
+        // Pages given back at the end of a phase come back a few at a time
+        // (the program's own temporaries); pages a batch workload frees and
+        // refills come back wholesale: only then is the phase-end limit too
+        // low. The batches are at least as large as the last one: wait for
+        // more than that next time. Once per window each.
+        let purged_here = self.purged_pages.load(Relaxed);
+        if purged_here >= MIN_BATCH_PAGES && refaulted * 2 >= purged_here {
+            self.purged_pages.store(0, Relaxed);
+            self.refaulted_pages.store(0, Relaxed);
             let l = self.drain_limit.load(Relaxed);
-            self.drain_limit
-                .store(l.saturating_mul(2).min(DRAIN_MAX), Relaxed);
+            let peak = self.drain_peak.swap(0, Relaxed);
+            self.drain_limit.store(
+                l.saturating_mul(2)
+                    .max(peak.saturating_mul(2))
+                    .min(DRAIN_MAX),
+                Relaxed,
+            );
+        }
+        // A purge delay this short returns pages the program still uses.
+        if now.saturating_sub(self.last_thrash.load(Relaxed)) >= THRASH_WINDOW_MS {
+            self.last_thrash.store(now, Relaxed);
             let d = self.purge_delay.load(Relaxed);
             self.purge_delay
                 .store(d.saturating_mul(2).min(MAX_DELAY_MS), Relaxed);
-            // Count it once per purge.
-            s.purged_at.store(0, Relaxed);
         }
     }
 
     /// After a calm period, bring the limit and delay back down.
     pub(super) fn relax(&self, now: u64) {
-        if now.saturating_sub(self.last_thrash.load(Relaxed)) < CALM_MS {
+        if now.saturating_sub(self.last_thrash.load(Relaxed)) < CALM_MS
+            || (self.drain_limit.load(Relaxed) <= DRAIN_BASE
+                && self.purge_delay.load(Relaxed) <= pool::purge_delay_default().max(1))
+        {
             return;
         }
         let l = self.drain_limit.load(Relaxed);
@@ -199,7 +259,9 @@ impl Heap {
         if d > base {
             self.purge_delay.store((d / 2).max(base), Relaxed);
         }
-        self.last_thrash.store(now, Relaxed);
+        // The next halving after another calm period.
+        self.last_thrash
+            .store(now.saturating_sub(THRASH_WINDOW_MS), Relaxed);
     }
 }
 
@@ -208,18 +270,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bands_and_marks_agree() {
+    fn marks_halve_down_to_empty() {
         for cap in [8u32, 12, 64, 1365, 4096] {
-            for used in 0..=cap {
+            for used in 1..=cap {
+                let m = next_mark(cap, used);
+                // The mark is below the current count, and the span calls
+                // back when it crosses into the next band.
+                assert!(m < used, "cap {cap} used {used} mark {m}");
                 let b = band_of(cap, used);
-                // A span sits above its band's mark (or at 0 for the last).
                 if b < 3 {
-                    assert!(used > mark_of(cap, b), "cap {cap} used {used}");
-                }
-                if b > 0 {
-                    assert!(used <= mark_of(cap, b - 1));
+                    assert_eq!(band_of(cap, m), b + 1, "cap {cap} used {used}");
                 }
             }
+            // From full to empty, a span calls back a logarithmic number of
+            // times.
+            let (mut used, mut calls) = (cap, 0);
+            while used > 0 {
+                used = next_mark(cap, used);
+                calls += 1;
+            }
+            assert!(
+                calls <= 3 + 4 * (32 - cap.leading_zeros()),
+                "cap {cap}: {calls}"
+            );
         }
     }
 }

@@ -16,10 +16,6 @@ use crate::sizeclass::{NCLASS, span_slabs};
 use crate::slab::{List, SlabMeta, State};
 use core::sync::atomic::Ordering::*;
 
-/// How long a retired span must go without thinning out before it may be
-/// reused for a later epoch.
-const RECYCLE_QUIET_MS: u64 = 1000;
-
 impl Heap {
     #[cold]
     #[inline(never)]
@@ -88,6 +84,8 @@ impl Heap {
         let t = s.take();
         let fresh = t.map_or(0, |t| pages::commit_taken(s, t));
         s.lock.unlock();
+        // Filled up some more: it calls back when it thins out from here.
+        s.mark.store(Self::band_mark(s), Relaxed);
         let Some(t) = t else {
             b.begin_change();
             b.tag.word.store(NO_WORD, Relaxed);
@@ -95,7 +93,7 @@ impl Heap {
             return false;
         };
         if fresh > 0 {
-            self.note_refault(s);
+            self.note_refault(s, fresh);
         }
         b.begin_change();
         b.tag.word.store(t.word, Relaxed);
@@ -110,8 +108,8 @@ impl Heap {
 
     fn make_current(&self, b: &Bin, s: &'static SlabMeta) {
         s.list.set(List::Current);
-        // A current span calls back only when it empties.
-        s.mark.store(0, Relaxed);
+        // A current span calls back as it thins out, like any other.
+        s.mark.store(Self::band_mark(s), Relaxed);
         b.begin_change();
         b.tag.word.store(NO_WORD, Relaxed);
         b.bits.store(0, Relaxed);
@@ -222,25 +220,42 @@ impl Heap {
         s.lock.unlock();
     }
 
-    /// A sparse span of a closed epoch whose objects have stopped dying
-    /// (no span event for [`RECYCLE_QUIET_MS`]), reused for the current
-    /// epoch: its few survivors are long-lived, and its free space would
-    /// otherwise be stranded until they die. A span of a recently closed
-    /// epoch, or one more than a quarter full, is never reused: the
-    /// closing epoch receives no new objects. Oldest first.
+    /// With automatic epochs (ZSLAB_EPOCH_MS, ZSLAB_EPOCH_ALLOCS), a span
+    /// of a long-closed epoch (two advances or more ago) with free space,
+    /// reused for the current epoch: objects that outlived the epoch after
+    /// it closed and the next one as well are long-lived, and the free
+    /// space around them would otherwise stay stranded until the last of
+    /// them dies, so that time-sliced epochs would cost memory in a program
+    /// without phases. The epoch that just closed never receives new
+    /// objects. Epochs a program advances itself mark its phases, and their
+    /// spans are never reused for a later epoch (the spec's rule); the free
+    /// pages of their sparse spans go back instead.
     fn recycle(&self, class: usize) -> Option<&'static SlabMeta> {
+        if !epoch::automatic() {
+            return None;
+        }
         let l = &self.lists(class).retired;
-        let now = os::now_coarse_ms();
-        let quiet = RECYCLE_QUIET_MS.max(self.purge_delay.load(Relaxed));
+        let era = self.era.load(Relaxed);
+        // Of the oldest few eligible spans, the fullest: new objects
+        // concentrate, and the sparser spans get a chance to empty.
+        let mut best: Option<&'static SlabMeta> = None;
         let mut cand = l.back();
-        for _ in 0..4 {
-            let s = cand?;
+        for _ in 0..8 {
+            let Some(s) = cand else { break };
             cand = crate::list::SlabList::prev_of(s);
             if s.has_pending() {
                 diag::check_collected(s.collect(), s);
             }
-            let sparse = s.used.load(Relaxed) <= s.cap.load(Relaxed) / 4;
-            if sparse && now.saturating_sub(s.stamp.load(Relaxed)) >= quiet {
+            if s.has_free()
+                && s.era.load(Relaxed).saturating_add(2) <= era
+                && best.is_none_or(|b| s.used.load(Relaxed) > b.used.load(Relaxed))
+            {
+                best = Some(s);
+            }
+        }
+        {
+            let s = best?;
+            {
                 l.unlink(s);
                 let (from, to) = (s.epoch.load(Relaxed) as usize, self.epoch.load(Relaxed));
                 counters::span_moved(from, to, pages::resident_pages(s, span_slabs(class)));
@@ -251,10 +266,9 @@ impl Heap {
                 s.generation
                     .store(s.generation.load(Relaxed).wrapping_add(1), Relaxed);
                 inc(&counters::class(class).recycled);
-                return Some(s);
+                Some(s)
             }
         }
-        None
     }
 
     /// The epoch moved on: retire every span of the old one, so no new
@@ -285,7 +299,7 @@ impl Heap {
             return;
         }
         s.stamp.store(now, Relaxed);
-        s.mark.store(self.band_mark(s), Relaxed);
+        s.mark.store(Self::band_mark(s), Relaxed);
         self.lists(s.class.load(Relaxed) as usize)
             .retired
             .push_front(s, List::Retired);
@@ -335,6 +349,9 @@ impl Heap {
             let mut each = |s: &'static SlabMeta| {
                 s.lock.lock();
                 bytes += pages::purge_free(s);
+                // Asked for: pages needed again later are not a sign that
+                // the policy returned them too early.
+                s.purged_at.store(0, Relaxed);
                 s.lock.unlock();
             };
             if !is_empty(cur) {

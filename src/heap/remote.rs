@@ -38,6 +38,27 @@ const IDLE_MS: u64 = 50;
 /// Helping idle heaps runs at most this often (process-wide).
 const HELP_EVERY_MS: u64 = 25;
 static NEXT_HELP: AtomicU64 = AtomicU64::new(0);
+/// Remote frees counted (over all heaps) when every waiting heap was last
+/// helped: while the count stands still there is nothing new to give back.
+static HELPED_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Remote frees made so far by all threads.
+fn remote_total() -> u64 {
+    let mut n = COUNTERS.heapless_frees.load(Relaxed);
+    super::for_each_heap(|h| n += h.remote_frees.load(Relaxed));
+    n
+}
+
+/// Whether some heap has remote frees waiting that nobody helped with yet
+/// (the background thread keeps ticking while so).
+pub fn help_wanted() -> bool {
+    if remote_total() == HELPED_AT.load(Relaxed) {
+        return false;
+    }
+    let mut any = false;
+    super::for_each_heap(|h| any |= h.is_live() && h.queue.0.load(Relaxed) != 0);
+    any
+}
 
 impl Heap {
     /// Whether this heap's bin holds object (`w`, `bit`) of `s` as free.
@@ -104,7 +125,7 @@ pub fn free_other(v: usize, s: &'static SlabMeta, p: usize) {
         }
         _ => {}
     }
-    let checked = h.check_live().and_then(|()| {
+    let checked = h.check_live().map_err(|_| h.refusal(p)).and_then(|()| {
         let (w, bit) = h.locate(p).ok_or(FreeError::Invalid)?;
         // An object free in its owner's bin looks allocated in the bitmap.
         let o = h.owner.load(SeqCst);
@@ -235,18 +256,26 @@ pub fn help_idle(now: u64, force: bool) -> usize {
             return 0;
         }
     }
+    let total = remote_total();
+    if !force && total == HELPED_AT.load(Relaxed) {
+        return 0;
+    }
     let me = super::current();
     let mut bytes = 0;
+    let mut skipped = false;
     super::for_each_heap(|h| {
-        if !h.is_live()
-            || h.queue.0.load(Relaxed) == 0
-            || me.is_some_and(|m| core::ptr::eq(m, h))
-            || (!force && now.saturating_sub(h.last_active.load(Relaxed)) < IDLE_MS)
-        {
+        if !h.is_live() || h.queue.0.load(Relaxed) == 0 || me.is_some_and(|m| core::ptr::eq(m, h)) {
+            return;
+        }
+        if !force && now.saturating_sub(h.last_active.load(Relaxed)) < IDLE_MS {
+            skipped = true;
             return;
         }
         bytes += help(h);
     });
+    if !skipped {
+        HELPED_AT.store(total, Relaxed);
+    }
     bytes
 }
 
@@ -260,6 +289,9 @@ fn help(h: &'static Heap) -> usize {
         s.lock.lock();
         if s.owner.load(SeqCst) == h.addr() && s.state.get() == State::Active {
             let n = pages::purge_free(s);
+            // The owner was idle: if it needs them again, that is no sign
+            // its own policy returned them too early.
+            s.purged_at.store(0, Relaxed);
             if n > 0 {
                 bytes += n;
                 inc(&COUNTERS.helped_spans);
