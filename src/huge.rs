@@ -283,7 +283,12 @@ fn cache_push(head: &'static SlabMeta) {
         c.list.push_front(head, List::Free);
         c.bytes += len << SLAB_SHIFT;
         add(&COUNTERS.huge_cached_bytes, (len << SLAB_SHIFT) as i64);
-        let bound = c.limit.max(CACHE_BASE.load(Relaxed));
+        // Grown for a program that cycles through more than the base, but
+        // never beyond what it has live in huge blocks: a cache as large as
+        // the working set already lets every block be replaced without
+        // faults.
+        let live = COUNTERS.huge_live_bytes.load(Relaxed).max(0) as usize;
+        let bound = c.limit.min(live).max(CACHE_BASE.load(Relaxed));
         let mut i = 0;
         while c.bytes > bound && i < out.len() {
             let Some(old) = c.list.pop_back() else { break };

@@ -69,8 +69,8 @@ pub fn init(want: usize, thp: bool) -> usize {
     if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut rl) } == 0
         && rl.rlim_cur != libc::RLIM_INFINITY
     {
-        INIT_LIMIT.store(rl.rlim_cur as u64, Relaxed);
-        let room = (rl.rlim_cur as u64).saturating_sub(os::vm_bytes()) as usize / 2;
+        INIT_LIMIT.store(rl.rlim_cur, Relaxed);
+        let room = rl.rlim_cur.saturating_sub(os::vm_bytes()) as usize / 2;
         // Metadata takes about 1/57 of the slab area on top.
         len = len.min((room / 58 * 57) & !(SLAB_SIZE - 1));
     }
@@ -276,7 +276,7 @@ fn within_address_limit(n: usize) -> bool {
     if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut rl) } != 0 {
         return true;
     }
-    let lim = rl.rlim_cur as u64;
+    let lim = rl.rlim_cur;
     let front = (FRONTIER.load(Relaxed) << SLAB_SHIFT) as u64;
     if lim != LIMIT_SEEN.load(Relaxed) {
         LIMIT_SEEN.store(lim, Relaxed);

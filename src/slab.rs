@@ -333,21 +333,37 @@ impl SlabMeta {
         let words = cap.div_ceil(64).min(BITMAP_WORDS);
         let size = (self.size.load(Relaxed) as usize).max(1);
         let most = (TAKE_BYTES / size).clamp(1, 64);
-        let mut w = self.cursor.load(Relaxed) as usize;
-        while w < words {
-            let x = self.word(w).load(Relaxed);
-            if x != 0 {
-                let bits = lowest_bits(x, most);
-                self.word(w).store(x & !bits, Relaxed);
-                self.cursor.store(w as u32, Relaxed);
-                self.used
-                    .store(self.used.load(Relaxed) + bits.count_ones(), Relaxed);
-                return Some(Taken { word: w, bits });
-            }
-            w += 1;
+        let start = self.cursor.load(Relaxed) as usize;
+        // In a one-slab span whose pages were partly given back, fill the
+        // holes on pages that are resident anyway (they hold live objects)
+        // before faulting returned pages in again: survivors share pages.
+        let resident = self.resident.load(Relaxed);
+        let w = if self.span.load(Relaxed) == 1 && resident != 0 && resident != u16::MAX {
+            (start..words)
+                .find(|&w| {
+                    self.word(w).load(Relaxed) != 0
+                        && resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0
+                })
+                .or_else(|| (start..words).find(|&w| self.word(w).load(Relaxed) != 0))
+        } else {
+            (start..words).find(|&w| self.word(w).load(Relaxed) != 0)
+        };
+        let Some(w) = w else {
+            self.cursor.store(words as u32, Relaxed);
+            return None;
+        };
+        let x = self.word(w).load(Relaxed);
+        let bits = lowest_bits(x, most);
+        self.word(w).store(x & !bits, Relaxed);
+        // The cursor only moves past words known to be empty.
+        if let Some(first) = (start..words).find(|&v| self.word(v).load(Relaxed) != 0) {
+            self.cursor.store(first as u32, Relaxed);
+        } else {
+            self.cursor.store(words as u32, Relaxed);
         }
-        self.cursor.store(words as u32, Relaxed);
-        None
+        self.used
+            .store(self.used.load(Relaxed) + bits.count_ones(), Relaxed);
+        Some(Taken { word: w, bits })
     }
 
     /// Pages (span-relative indices, first and last inclusive) that the

@@ -159,7 +159,7 @@ impl Heap {
             self.drain_queue();
         }
         let l = self.lists(class);
-        for band in 0..BANDS {
+        for band in 0..BANDS - 1 {
             if let Some(s) = l.partial[band].pop_front() {
                 return Some(s);
             }
@@ -180,6 +180,13 @@ impl Heap {
         let (s, from_cache) = match pool::cache_pop(class) {
             Some(s) => (s, true),
             None => {
+                // The sparsest spans last: their pages went back, and the
+                // few objects left in them are likely long-lived; new
+                // objects packed together in a fresh span leave fewer
+                // pages pinned when their phase ends.
+                if let Some(s) = l.partial[BANDS - 1].pop_front() {
+                    return Some(s);
+                }
                 let idx = region::take_run(span_slabs(class))?;
                 let s = region::meta(idx)?;
                 pages::unused_resident(s, span_slabs(class), -1);
