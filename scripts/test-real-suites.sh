@@ -213,7 +213,7 @@ run_cpython_once() { # mode dir
     t0=$(now)
     set +e
     (cd "$dir/tmp" && exec timeout -k 30 "$PY_RUN_TIMEOUT" env "${envargs[@]}" "${pre[@]}" PYTHONMALLOC=malloc \
-        "$PY" -m test -j"$JOBS" --timeout "$PY_MODULE_TIMEOUT" --junit-xml "$dir/junit.xml" \
+        "$PY" "$RS/regrtest.py" -j"$JOBS" --timeout "$PY_MODULE_TIMEOUT" --junit-xml "$dir/junit.xml" \
         "${ign[@]}" "${mods[@]}") >"$dir/log" 2>&1 </dev/null
     rc=$?
     set -e
@@ -224,7 +224,7 @@ run_cpython_once() { # mode dir
 
 py_module_block() { # log module: the module's result line and the output regrtest printed after it
     awk -v m="$2" '
-        /\[ *[0-9]+\/[0-9]+\](\/[0-9]+)? test_/ { on = ($0 ~ ("\\] " m " ")) ; if (on) { print; n = 0; next } }
+        /\[ *[0-9]+\/[0-9]+(\/[0-9]+)?\] test_/ { on = ($0 ~ ("\\] " m " ")) ; if (on) { print; n = 0; next } }
         on && n < 120 { print; n++ }
     ' "$1"
 }

@@ -40,9 +40,9 @@ import xml.etree.ElementTree as ET
 # CPython regrtest
 # ---------------------------------------------------------------------------
 
-# "0:00:01 load avg: 1.93 [ 3/99] test_x passed"  (multiprocess mode; a
-# "/N" after the bracket counts failures so far)
-PROGRESS = re.compile(r"\[\s*\d+/\d+\](?:/\d+)? (test_\w+) (.*)$")
+# "0:00:01 load avg: 1.93 [ 3/99] test_x passed", or "[ 3/99/1] ..." once
+# something failed (the third number counts failures so far)
+PROGRESS = re.compile(r"\[\s*\d+/\d+(?:/\d+)?\] (test_\w+) (.*)$")
 
 
 def classify_regrtest(text):
@@ -76,19 +76,23 @@ def py_outcomes(log, junit, out):
             print(f"suites.py: cannot parse {junit}: {e}", file=sys.stderr)
             root = None
         if root is not None:
-            for tc in root.iter("testcase"):
-                name = tc.get("name", "")
-                parts = name.split(".")
-                mod = parts[1] if len(parts) > 1 and parts[0] == "test" else parts[0]
-                res = "ok"
-                for child in tc:
-                    if child.tag in ("failure", "error"):
-                        res = "fail"
-                        break
-                    if child.tag == "skipped":
-                        res = "skip"
-                u = units.setdefault(mod, {"outcome": "missing", "detail": "no progress line", "cases": {}})
-                u["cases"][name] = res
+            for suite in root.iter("testsuite"):
+                # module="..." comes from real-suites/regrtest.py; without it,
+                # guess from the case id (test.<module>.<Class>.<method>).
+                tagged = suite.get("module")
+                for tc in suite.iter("testcase"):
+                    name = tc.get("name", "")
+                    parts = name.split(".")
+                    mod = tagged or (parts[1] if len(parts) > 1 and parts[0] == "test" else parts[0])
+                    res = "ok"
+                    for child in tc:
+                        if child.tag in ("failure", "error"):
+                            res = "fail"
+                            break
+                        if child.tag == "skipped":
+                            res = "skip"
+                    u = units.setdefault(mod, {"outcome": "missing", "detail": "no progress line", "cases": {}})
+                    u["cases"][name] = res
     with open(out, "w") as fh:
         json.dump({"units": units}, fh, indent=1, sort_keys=True)
 
@@ -247,10 +251,17 @@ def compare(plain_path, zslab_path):
         if p["outcome"] != z["outcome"]:
             diffs += 1
             print(f"DIFF {unit}: plain {p['outcome']} ({p['detail']}), zslab {z['outcome']} ({z['detail']})")
-            for c, a, b in case_diffs[:25]:
-                print(f"  case {c}: plain {a}, zslab {b}")
-            if len(case_diffs) > 25:
-                print(f"  ... {len(case_diffs) - 25} more case differences")
+            kinds = {}
+            for c, a, b in case_diffs:
+                kinds.setdefault((a, b), []).append(c)
+            # Cases that failed under zslab first, then the rest (e.g. the
+            # cases a crash kept from running: "missing").
+            order = sorted(kinds, key=lambda k: (k[1] != "fail", -len(kinds[k])))
+            for a, b in order:
+                cases = kinds[(a, b)]
+                shown = 15 if b == "fail" else 3
+                print(f"  {len(cases)} case(s) plain {a}, zslab {b}: " + ", ".join(cases[:shown])
+                      + (" ..." if len(cases) > shown else ""))
         else:
             if case_diffs:
                 notes.append(f"NOTE {unit}: same outcome ({p['outcome']}) but {len(case_diffs)} case(s) differ: "
