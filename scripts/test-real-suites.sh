@@ -40,6 +40,8 @@
 #   ZSLAB_RS_PY_TESTS="test_a ..." CPython modules instead of cpython-tests.txt
 #   ZSLAB_RS_GLIB_TESTS="a,b"     GLib test programs instead of all (minus excluded)
 #   ZSLAB_RS_RERUN=0              no verbose re-run of differing units
+#   ZSLAB_RS_ZSLAB_ENV="ZSLAB_X=v ..."  extra zslab settings for the zslab run
+#                                 only, e.g. "ZSLAB_EPOCH_MS=1 ZSLAB_CACHE_SLABS=0"
 #   ZSLAB_RS_KEEP=1               keep the temporary directory (logs, outcomes)
 set -euo pipefail
 
@@ -73,6 +75,10 @@ if [ -n "$ONLY" ]; then
     done
 fi
 case $JOBS in '' | *[!0-9]* | 0) die "ZSLAB_RS_JOBS must be a positive integer" ;; esac
+read -r -a ZENV <<<"${ZSLAB_RS_ZSLAB_ENV:-}"
+for kv in "${ZENV[@]}"; do
+    [[ $kv =~ ^ZSLAB_[A-Z_]+=[^[:space:]]*$ ]] || die "ZSLAB_RS_ZSLAB_ENV: '$kv' is not ZSLAB_NAME=value"
+done
 
 # ---------------------------------------------------------------------------
 # Library
@@ -208,7 +214,7 @@ run_cpython_once() { # mode dir
     mapfile -t envargs < <(base_env "$dir")
     mapfile -t mods < <(py_modules)
     mapfile -t ign < <(py_ignores)
-    [ "$mode" = zslab ] && pre=("LD_PRELOAD=$LIB")
+    [ "$mode" = zslab ] && pre=("LD_PRELOAD=$LIB" "${ZENV[@]}")
     local t0 rc
     t0=$(now)
     set +e
@@ -284,7 +290,7 @@ suite_cpython() {
                 mapfile -t envargs < <(base_env "$rdir")
                 mapfile -t ign < <(py_ignores)
                 set +e
-                (cd "$rdir/tmp" && exec timeout -k 30 "$PY_MODULE_TIMEOUT" env "${envargs[@]}" LD_PRELOAD="$LIB" PYTHONMALLOC=malloc \
+                (cd "$rdir/tmp" && exec timeout -k 30 "$PY_MODULE_TIMEOUT" env "${envargs[@]}" LD_PRELOAD="$LIB" "${ZENV[@]}" PYTHONMALLOC=malloc \
                     "$PY" -m test -v --timeout "$PY_MODULE_TIMEOUT" "${ign[@]}" "$m") >"$rdir/log" 2>&1 </dev/null
                 rrc=$?
                 set -e
@@ -320,7 +326,10 @@ run_glib_once() { # mode dir [only]
     local mode=$1 dir=$2 only=${3:-${ZSLAB_RS_GLIB_TESTS:-}} envargs pre=()
     prep_dir "$dir"
     mapfile -t envargs < <(base_env "$dir")
-    [ "$mode" = zslab ] && pre=(--preload "$LIB")
+    if [ "$mode" = zslab ]; then
+        pre=(--preload "$LIB")
+        for kv in "${ZENV[@]}"; do pre+=(--setenv "$kv"); done
+    fi
     local t0 rc
     t0=$(now)
     set +e
@@ -408,6 +417,7 @@ print(u["outcome"], "(" + u["detail"] + ")")' "$base/rerun-$t/outcomes.json" "$t
 echo "zslab real test suites"
 echo "  library: $LIB"
 echo "  python:  $PY ($("$PY" -V 2>&1)); jobs: $JOBS"
+[ ${#ZENV[@]} -eq 0 ] || echo "  zslab run settings: ${ZENV[*]}"
 T_START=$(now)
 for s in "${selected[@]}"; do
     "suite_$s"
