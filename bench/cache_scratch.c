@@ -1,7 +1,7 @@
 /* cache_scratch — passive false sharing: objects handed between threads,
  * then written in tight loops.
  *
- * usage: cache_scratch [threads=0 (= online CPUs)] [iterations=200] [writes=20000] [objsize=8]
+ * usage: cache_scratch [threads=0 (= online CPUs)] [iterations=400] [writes=100000] [objsize=8]
  *
  * The main thread mallocs one `objsize`-byte object per worker, one after
  * the other (so with most allocators they sit side by side, several in one
@@ -53,8 +53,8 @@ static void *worker(void *argp)
 int main(int argc, char **argv)
 {
     unsigned long threads = arg_ul0(argc, argv, 1, 0);
-    unsigned long iterations = arg_ul(argc, argv, 2, 200);
-    unsigned long writes = arg_ul(argc, argv, 3, 20000);
+    unsigned long iterations = arg_ul(argc, argv, 2, 400);
+    unsigned long writes = arg_ul(argc, argv, 3, 100000);
     unsigned long objsize = arg_ul(argc, argv, 4, 8);
     if (threads == 0)
         threads = bench_ncpu();

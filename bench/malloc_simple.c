@@ -1,7 +1,7 @@
 /* malloc_simple — glibc bench-malloc-simple shape: one thread, fixed small
  * sizes, allocate a whole working set then free it, deep working sets.
  *
- * usage: malloc_simple [total_ops=100000000] [max_depth=100000]
+ * usage: malloc_simple [total_ops=40000000] [max_depth=100000]
  *
  * For every size in {16, 32, 64, 128, 256} bytes and every working-set depth
  * in {100, 1000, 10000, 100000} (depths above max_depth are skipped): repeat
@@ -19,7 +19,7 @@
 
 int main(int argc, char **argv)
 {
-    unsigned long total = arg_ul(argc, argv, 1, 100000000);
+    unsigned long total = arg_ul(argc, argv, 1, 40000000);
     unsigned long max_depth = arg_ul(argc, argv, 2, 100000);
     static const size_t sizes[] = {16, 32, 64, 128, 256};
     static const unsigned long depths[] = {100, 1000, 10000, 100000};

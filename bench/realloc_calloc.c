@@ -1,6 +1,6 @@
 /* realloc_calloc — realloc growth chains and large zeroed buffers.
  *
- * usage: realloc_calloc [rounds=40] [chains=8] [max_kb=4096] [callocs=400] [calloc_max_kb=16384]
+ * usage: realloc_calloc [rounds=20] [chains=8] [max_kb=4096] [callocs=400] [calloc_max_kb=16384]
  *
  * Part 1, realloc growth: each round starts `chains` blocks of 16 bytes and
  * grows them step by step, picking a random chain each step (so the chains'
@@ -42,7 +42,7 @@ static void fill_pattern(size_t n)
 
 int main(int argc, char **argv)
 {
-    unsigned long rounds = arg_ul(argc, argv, 1, 40);
+    unsigned long rounds = arg_ul(argc, argv, 1, 20);
     unsigned long chains = arg_ul(argc, argv, 2, 8);
     unsigned long max_kb = arg_ul(argc, argv, 3, 4096);
     unsigned long callocs = arg_ul(argc, argv, 4, 400);

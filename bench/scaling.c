@@ -1,6 +1,6 @@
 /* scaling — thread scaling of the same-thread path, 1 .. 2N threads.
  *
- * usage: scaling [max_threads=0 (= 2 x online CPUs)] [total_ops=40000000] [slots=1000]
+ * usage: scaling [max_threads=0 (= 2 x online CPUs)] [total_ops=24000000] [slots=1000]
  *
  * For every thread count t = 1 .. max_threads: start t threads, each with
  * its own ring of `slots` live blocks (sizes from the mixed small
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 {
     unsigned long ncpu = bench_ncpu();
     unsigned long maxt = arg_ul0(argc, argv, 1, 0);
-    unsigned long total = arg_ul(argc, argv, 2, 40000000);
+    unsigned long total = arg_ul(argc, argv, 2, 24000000);
     unsigned long slots = arg_ul(argc, argv, 3, 1000);
     if (maxt == 0)
         maxt = 2 * ncpu;

@@ -1,6 +1,6 @@
 /* steady — churn with no phase structure: heavy-tailed object lifetimes.
  *
- * usage: steady [ops=30000000] [max_life=1000000] [sample_ms=50]
+ * usage: steady [ops=8000000] [max_life=1000000] [sample_ms=50]
  *
  * One thread.  Every op mallocs one block (mixed small sizes, 16 B..1 KiB)
  * and gives it a lifetime drawn log-uniformly between 1 and `max_life` ops;
@@ -73,7 +73,7 @@ static int cmp_long(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    unsigned long ops = arg_ul(argc, argv, 1, 30000000);
+    unsigned long ops = arg_ul(argc, argv, 1, 8000000);
     unsigned long max_life = arg_ul(argc, argv, 2, 1000000);
     unsigned long sample_ms = arg_ul(argc, argv, 3, 50);
 

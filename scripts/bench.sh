@@ -353,7 +353,7 @@ sizes() {
             python)         echo "1 20000" ;;
             scaling)        echo "$NCPU2 4000000 1000" ;;
             xmalloc)        echo "$NCPU2 40 10000" ;;
-            cache_scratch)  echo "$NCPU 20 100000 8" ;;
+            cache_scratch)  echo "$NCPU 40 100000 8" ;;
             mstress)        echo "$NCPU2 10 20000 8192" ;;
             rptest)         echo "$NCPU 300000 2048 16" ;;
             malloc_simple)  echo "6000000 100000" ;;
@@ -376,7 +376,7 @@ sizes() {
             python)         echo "12 20000" ;;
             scaling)        echo "$NCPU2 24000000 1000" ;;
             xmalloc)        echo "$NCPU2 400 10000" ;;
-            cache_scratch)  echo "$NCPU 200 100000 8" ;;
+            cache_scratch)  echo "$NCPU 400 100000 8" ;;
             mstress)        echo "$NCPU2 100 20000 8192" ;;
             rptest)         echo "$NCPU 3000000 2048 16" ;;
             malloc_simple)  echo "40000000 100000" ;;

@@ -203,6 +203,7 @@ def latency_chart(plt, cells, allocs, data_dir, path):
     floor = 1.0  # log axis: samples below 1 ns (below timer resolution) are drawn at 1 ns
     for k, (key, label) in enumerate(series):
         top, bot = axes[0][k], axes[1][k]
+        body_max = floor  # the CDF panel shows up to the largest p99.9
         for a in allocs:
             h = hist.get((key, a))
             if not h:
@@ -215,10 +216,13 @@ def latency_chart(plt, cells, allocs, data_dir, path):
                 cx.append(max(x, floor))
                 cy.append(cum / total)
                 ty.append(max(1.0 - cum / total, 0.5 / total))
+                if cum / total < 0.999:
+                    body_max = max(body_max, x)
             top.step(cx, cy, where="post", color=color(a), label=a)
             bot.step(cx, ty, where="post", color=color(a), label=a)
         top.set_xscale("log")
-        top.set_title(label)
+        top.set_xlim(left=max(floor, top.get_xlim()[0]), right=body_max * 3)
+        top.set_title(label + " (up to p99.9)")
         top.set_ylim(0, 1.0)
         top.grid(alpha=0.3, which="both")
         bot.set_xscale("log")
