@@ -35,6 +35,9 @@ extern "C" {
 #define ZSLAB_EPOCH_ACTIVE 1
 #define ZSLAB_EPOCH_CLOSING 2
 
+/* zslab's version, e.g. "0.2.0". */
+const char *zslab_version(void);
+
 /* Close the current epoch and open the next one. Returns the new epoch. */
 unsigned slab_epoch_advance(void);
 

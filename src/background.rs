@@ -14,7 +14,17 @@
 //! and is started again in a fork child when needed.
 
 use crate::{heap, huge, os, pool};
-use core::sync::atomic::{AtomicBool, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+
+/// Work a higher layer adds to each pass (statistics dumps): called with the
+/// time and the next time it asked for, returns the next time it wants.
+pub type Hook = fn(u64, Option<u64>) -> Option<u64>;
+static HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Set the pass hook (once, from the constructor, before the thread starts).
+pub fn set_hook(f: Hook) {
+    HOOK.store(f as usize, Release);
+}
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 /// The thread was created and runs.
@@ -70,8 +80,15 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
         libc::pthread_sigmask(libc::SIG_BLOCK, &all, core::ptr::null_mut());
         libc::prctl(libc::PR_SET_NAME, c"zslab-bg".as_ptr());
     }
+    let mut next_hook: Option<u64> = None;
     loop {
         let now = os::now_coarse_ms();
+        let h = HOOK.load(Acquire);
+        if h != 0 {
+            // SAFETY: HOOK only ever holds a `Hook` set by `set_hook`.
+            let f: Hook = unsafe { core::mem::transmute::<usize, Hook>(h) };
+            next_hook = f(now, next_hook);
+        }
         pool::purge_due(now, false);
         pool::decay_tick(now);
         huge::decay_tick(now);
@@ -80,10 +97,11 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
             || pool::cached_spans() > 0
             || huge::cached_bytes() > 0
             || heap::help_wanted();
+        let until_hook = next_hook.map_or(u64::MAX, |t| t.saturating_sub(now).max(1));
         if pending {
-            pool::BELL.wait(TICK_MS, false);
+            pool::BELL.wait(TICK_MS.min(until_hook), false);
         } else {
-            pool::BELL.wait(IDLE_MS, true);
+            pool::BELL.wait(IDLE_MS.min(until_hook), true);
         }
     }
 }

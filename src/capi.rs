@@ -34,6 +34,12 @@ pub fn reclaim_all() -> usize {
     n
 }
 
+/// zslab's version (from Cargo.toml), a NUL-terminated string.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub extern "C" fn zslab_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
 /// Close the current epoch and open the next. Returns the new epoch (0-15).
 #[cfg_attr(not(test), unsafe(no_mangle))]
 pub extern "C" fn slab_epoch_advance() -> c_uint {

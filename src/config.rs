@@ -1,8 +1,12 @@
 //! Configuration: every `ZSLAB_*` environment variable in one table, parsed
 //! once at initialisation straight from `environ` (no allocation: this runs
-//! inside the first malloc). A bad value prints one warning naming the
-//! variable and keeps the default. Booleans accept 1/0/true/false/yes/no/on/off,
-//! sizes accept a K/M/G suffix.
+//! inside the first malloc). The accepted forms are exactly the documented
+//! ones (no surrounding spaces, no other suffixes): booleans
+//! 1/0/true/false/yes/no/on/off, counts in decimal digits, sizes in decimal
+//! digits with an optional K, M, G or T suffix (either case, powers of
+//! 1024), names as listed (either case). A bad value prints one warning
+//! naming the variable, the value, the accepted form or range, and the
+//! default it keeps.
 
 use crate::os::StackBuf;
 use core::fmt::Write;
@@ -38,6 +42,45 @@ pub enum LogLevel {
     Trace,
 }
 
+/// A signal number (0: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signal(pub i32);
+
+impl Value for Signal {
+    fn parse(s: &[u8]) -> Option<Self> {
+        let l = lower(s);
+        let name = l.as_bytes();
+        let name = name.strip_prefix(b"sig").unwrap_or(name);
+        Some(Signal(match name {
+            b"off" => 0,
+            b"usr1" => libc::SIGUSR1,
+            b"usr2" => libc::SIGUSR2,
+            b"hup" => libc::SIGHUP,
+            b"winch" => libc::SIGWINCH,
+            _ => {
+                let n = parse_number(s, false)?;
+                if n == 0 || n > 64 || n == libc::SIGKILL as u64 || n == libc::SIGSTOP as u64 {
+                    return None;
+                }
+                n as i32
+            }
+        }))
+    }
+    fn form() -> &'static str {
+        "off, USR1, USR2, HUP, WINCH (with or without SIG) or a signal number 1-64"
+    }
+    fn show(&self, out: &mut StackBuf<512>) {
+        let _ = match self.0 {
+            0 => write!(out, "off"),
+            libc::SIGUSR1 => write!(out, "USR1"),
+            libc::SIGUSR2 => write!(out, "USR2"),
+            libc::SIGHUP => write!(out, "HUP"),
+            libc::SIGWINCH => write!(out, "WINCH"),
+            n => write!(out, "{n}"),
+        };
+    }
+}
+
 /// A path-like string stored inline.
 #[derive(Clone, Copy)]
 pub struct Text {
@@ -63,6 +106,8 @@ impl Text {
 /// How a value is read from its environment string and shown back.
 pub trait Value: Sized + Copy {
     fn parse(s: &[u8]) -> Option<Self>;
+    /// The accepted forms, for a warning.
+    fn form() -> &'static str;
     fn show(&self, out: &mut StackBuf<512>);
     /// The value as a number, for range checks (numeric kinds only).
     fn number(&self) -> Option<u64> {
@@ -78,6 +123,9 @@ impl Value for bool {
             _ => None,
         }
     }
+    fn form() -> &'static str {
+        "a boolean (1/0/true/false/yes/no/on/off)"
+    }
     fn show(&self, out: &mut StackBuf<512>) {
         let _ = write!(out, "{}", if *self { "on" } else { "off" });
     }
@@ -90,6 +138,9 @@ pub struct Count(pub u64);
 impl Value for Count {
     fn parse(s: &[u8]) -> Option<Self> {
         parse_number(s, false).map(Count)
+    }
+    fn form() -> &'static str {
+        "a number (decimal digits)"
     }
     fn show(&self, out: &mut StackBuf<512>) {
         let _ = write!(out, "{}", self.0);
@@ -106,6 +157,9 @@ pub struct Bytes(pub u64);
 impl Value for Bytes {
     fn parse(s: &[u8]) -> Option<Self> {
         parse_number(s, true).map(Bytes)
+    }
+    fn form() -> &'static str {
+        "a size (decimal digits, optionally followed by K, M, G or T)"
     }
     fn show(&self, out: &mut StackBuf<512>) {
         let v = self.0;
@@ -131,9 +185,12 @@ impl Value for Reclaim {
         match lower(s).as_bytes() {
             b"dontneed" => Some(Reclaim::DontNeed),
             b"free" => Some(Reclaim::Free),
-            b"off" | b"none" | b"0" => Some(Reclaim::Off),
+            b"off" => Some(Reclaim::Off),
             _ => None,
         }
+    }
+    fn form() -> &'static str {
+        "one of dontneed, free, off"
     }
     fn show(&self, out: &mut StackBuf<512>) {
         let _ = out.write_str(match self {
@@ -152,6 +209,9 @@ impl Value for OnError {
             _ => None,
         }
     }
+    fn form() -> &'static str {
+        "one of abort, warn"
+    }
     fn show(&self, out: &mut StackBuf<512>) {
         let _ = out.write_str(match self {
             OnError::Abort => "abort",
@@ -163,7 +223,7 @@ impl Value for OnError {
 impl Value for LogLevel {
     fn parse(s: &[u8]) -> Option<Self> {
         Some(match lower(s).as_bytes() {
-            b"off" | b"0" => LogLevel::Off,
+            b"off" => LogLevel::Off,
             b"error" => LogLevel::Error,
             b"warn" => LogLevel::Warn,
             b"info" => LogLevel::Info,
@@ -171,6 +231,9 @@ impl Value for LogLevel {
             b"trace" => LogLevel::Trace,
             _ => return None,
         })
+    }
+    fn form() -> &'static str {
+        "one of off, error, warn, info, debug, trace"
     }
     fn show(&self, out: &mut StackBuf<512>) {
         let _ = out.write_str(match self {
@@ -195,6 +258,9 @@ impl Value for Text {
         }
         t.len = s.len();
         Some(t)
+    }
+    fn form() -> &'static str {
+        "a path of at most 255 bytes"
     }
     fn show(&self, out: &mut StackBuf<512>) {
         if self.is_empty() {
@@ -226,17 +292,24 @@ macro_rules! config_table {
             }
 
             /// Resolve every variable with `lookup(name)`, warning through
-            /// `warn(name, value)` about values that do not parse.
+            /// `warn(name, value, problem, default)` about values that do
+            /// not parse (problem: the accepted form) or are out of range
+            /// (problem: the range).
             pub fn resolve(
                 lookup: &dyn Fn(&[u8]) -> Option<&'static [u8]>,
-                warn: &dyn Fn(&str, &[u8], &str),
+                warn: &dyn Fn(&str, &[u8], Problem, &str),
             ) -> Self {
                 let mut c = Self::defaults();
                 $(
                     if let Some(v) = lookup($name.as_bytes()) {
-                        match <$ty as Value>::parse(trim(v)) {
-                            Some(x) if in_range($name, x.number()) => c.$field = x,
-                            _ => warn($name, v, $shown),
+                        match <$ty as Value>::parse(v) {
+                            Some(x) => match range($name) {
+                                Some((lo, hi)) if x.number().is_some_and(|n| n < lo || n > hi) => {
+                                    warn($name, v, Problem::Range(lo, hi), $shown)
+                                }
+                                _ => c.$field = x,
+                            },
+                            None => warn($name, v, Problem::Form(<$ty as Value>::form()), $shown),
                         }
                     }
                 )*
@@ -286,13 +359,19 @@ config_table! {
     stats: bool = false, "ZSLAB_STATS", "off", "boolean",
         "Print a human-readable statistics summary to stderr at exit.";
     stats_file: Text = Text::empty(), "ZSLAB_STATS_FILE", "(unset)", "path",
-        "Write the statistics as JSON to this file at exit; %p in the path becomes the process id.";
+        "Write the statistics to this file at exit (and on ZSLAB_STATS_SIGNAL, every ZSLAB_STATS_INTERVAL); %p in the path becomes the process id; the format follows the extension: .prom is Prometheus text exposition, anything else JSON. Written to a temporary file and renamed.";
+    stats_signal: Signal = Signal(0), "ZSLAB_STATS_SIGNAL", "off", "signal",
+        "On this signal, write a statistics snapshot to ZSLAB_STATS_FILE (default /tmp/zslab.<pid>.json) from zslab's background thread, while the program runs (zslab stats PID sends it).";
+    stats_interval: Count = Count(0), "ZSLAB_STATS_INTERVAL", "0 (off)", "milliseconds",
+        "Rewrite ZSLAB_STATS_FILE (default /tmp/zslab.<pid>.json) every N ms while the program runs.";
+    leaks: bool = false, "ZSLAB_LEAKS", "off", "boolean",
+        "At exit, report the epochs, size classes and huge blocks still holding live objects (with labels, ages and bytes, largest first) on stderr.";
     log: LogLevel = LogLevel::Warn, "ZSLAB_LOG", "warn", "off|error|warn|info|debug|trace",
         "Level of zslab's tracing log on stderr.";
     verbose: bool = false, "ZSLAB_VERBOSE", "off", "boolean",
         "Print the resolved configuration at start-up.";
     background: bool = true, "ZSLAB_BACKGROUND", "on", "boolean",
-        "Let a background thread give back decayed caches, delayed purges and idle threads' remote frees while the program does not call the allocator. Started only in programs that create threads (when they do), or by the C API and malloc_trim.";
+        "Let a background thread give back decayed caches, delayed purges and idle threads' remote frees while the program does not call the allocator, and write statistics on ZSLAB_STATS_SIGNAL/ZSLAB_STATS_INTERVAL. Started when the program creates a thread, when a thread exits, by the C API and malloc_trim, or at start-up when a stats signal or interval is set.";
     disable: bool = false, "ZSLAB_DISABLE", "off", "boolean",
         "Serve everything from glibc (zslab only forwards); an escape hatch for diagnosis.";
     fail_mmap: Count = Count(0), "ZSLAB_FAIL_MMAP", "0 (off)", "call number",
@@ -303,40 +382,38 @@ config_table! {
         "Failure injection for tests: creating zslab's background thread fails.";
 }
 
-/// Legal range of the numeric variables; a value outside it is as bad as
-/// one that does not parse (warning, default kept).
-fn in_range(name: &str, v: Option<u64>) -> bool {
-    let Some(v) = v else { return true };
-    let (lo, hi) = match name {
-        "ZSLAB_CACHE_SLABS" => (0, 64),
-        "ZSLAB_REGION" => ((crate::sizeclass::SLAB_SIZE * 64) as u64, 1 << 46),
-        _ => (0, u64::MAX),
-    };
-    (lo..=hi).contains(&v)
+/// Why a value was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// It does not have the accepted form (described).
+    Form(&'static str),
+    /// It is outside this range (inclusive).
+    Range(u64, u64),
 }
 
-fn trim(s: &[u8]) -> &[u8] {
-    let start = s
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    s.get(start..end).unwrap_or(&[])
+/// Legal range of the numeric variables that have one; a value outside it
+/// is refused like one that does not parse (warning, default kept).
+pub fn range(name: &str) -> Option<(u64, u64)> {
+    match name {
+        "ZSLAB_CACHE_SLABS" => Some((0, 64)),
+        "ZSLAB_REGION" => Some(((crate::sizeclass::SLAB_SIZE * 64) as u64, 1 << 46)),
+        "ZSLAB_HUGE_CACHE" => Some((0, 1 << 40)),
+        "ZSLAB_PURGE_MS" | "ZSLAB_DECAY_MS" | "ZSLAB_EPOCH_MS" | "ZSLAB_STATS_INTERVAL" => {
+            Some((0, 86_400_000))
+        }
+        _ => None,
+    }
 }
 
 fn lower(s: &[u8]) -> StackBuf<512> {
     let mut b = StackBuf::<512>::new();
-    for &c in trim(s) {
+    for &c in s {
         b.push_bytes(&[c.to_ascii_lowercase()]);
     }
     b
 }
 
 fn parse_number(s: &[u8], suffixes: bool) -> Option<u64> {
-    let s = trim(s);
     let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
     if digits == 0 {
         return None;
@@ -347,10 +424,10 @@ fn parse_number(s: &[u8], suffixes: bool) -> Option<u64> {
     }
     let shift = match s.get(digits..).unwrap_or(&[]) {
         b"" => 0,
-        b"k" | b"K" | b"kb" | b"KB" | b"KiB" if suffixes => 10,
-        b"m" | b"M" | b"mb" | b"MB" | b"MiB" if suffixes => 20,
-        b"g" | b"G" | b"gb" | b"GB" | b"GiB" if suffixes => 30,
-        b"t" | b"T" | b"tb" | b"TB" | b"TiB" if suffixes => 40,
+        b"k" | b"K" if suffixes => 10,
+        b"m" | b"M" if suffixes => 20,
+        b"g" | b"G" if suffixes => 30,
+        b"t" | b"T" if suffixes => 40,
         _ => return None,
     };
     v.checked_mul(1u64 << shift)
@@ -386,11 +463,22 @@ pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
 
 /// Resolve the configuration from the real environment, warning on stderr.
 pub fn from_env() -> Config {
-    Config::resolve(&getenv, &|name, value, default| {
-        let mut b = crate::os::Msg::new();
-        b.s("zslab: warning: ").s(name).s("=");
+    Config::resolve(&getenv, &|name, value, problem, default| {
+        let mut b = crate::os::StackBuf::<512>::new();
+        b.s("zslab: warning: ").s(name).s("=\"");
         b.push_bytes(value);
-        b.s(" is not valid; using ").s(default).s("\n");
+        match problem {
+            Problem::Form(form) => {
+                b.s("\" is not valid: expected ").s(form);
+            }
+            Problem::Range(lo, hi) => {
+                b.s("\" is out of range: accepted ")
+                    .dec(lo)
+                    .s(" to ")
+                    .dec(hi);
+            }
+        }
+        b.s("; using ").s(default).s("\n");
         b.emit();
     })
 }
@@ -411,7 +499,7 @@ mod tests {
                     .find(|(k, _)| k.as_bytes() == name)
                     .map(|(_, v)| v.as_bytes())
             },
-            &|name, _, _| warnings.borrow_mut().push(name.to_string()),
+            &|name, _, _, _| warnings.borrow_mut().push(name.to_string()),
         );
         (c, warnings.into_inner())
     }
@@ -433,7 +521,7 @@ mod tests {
             ("ZSLAB_REGION", "2G"),
             ("ZSLAB_HUGE_CACHE", "1k"),
             ("ZSLAB_STATS", "yes"),
-            ("ZSLAB_THP", " on "),
+            ("ZSLAB_THP", "ON"),
             ("ZSLAB_ON_ERROR", "warn"),
             ("ZSLAB_LOG", "debug"),
             ("ZSLAB_STATS_FILE", "/tmp/s.%p.json"),
@@ -477,6 +565,70 @@ mod tests {
         let (c, w) = resolve(&[("ZSLAB_CACHE_SLABS", "64"), ("ZSLAB_REGION", "4M")]);
         assert!(w.is_empty());
         assert_eq!((c.cache_slabs, c.region), (Count(64), Bytes(4 << 20)));
+    }
+
+    #[test]
+    fn only_the_documented_forms_are_accepted() {
+        for (var, bad) in [
+            ("ZSLAB_REGION", "8KB"),
+            ("ZSLAB_REGION", "1GiB"),
+            ("ZSLAB_CACHE_SLABS", " 4"),
+            ("ZSLAB_CACHE_SLABS", "4 "),
+            ("ZSLAB_CACHE_SLABS", "4K"),
+            ("ZSLAB_STATS", "y"),
+            ("ZSLAB_RECLAIM", "none"),
+            ("ZSLAB_STATS_SIGNAL", "KILL"),
+            ("ZSLAB_STATS_SIGNAL", "9"),
+            ("ZSLAB_STATS_SIGNAL", "65"),
+        ] {
+            let (_, w) = resolve(&[(var, bad)]);
+            assert_eq!(w, [var], "{var}={bad:?} must be refused");
+        }
+        let (c, w) = resolve(&[
+            ("ZSLAB_REGION", "1g"),
+            ("ZSLAB_HUGE_CACHE", "16m"),
+            ("ZSLAB_STATS_SIGNAL", "SIGUSR2"),
+            ("ZSLAB_RECLAIM", "Free"),
+        ]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!((c.region, c.huge_cache), (Bytes(1 << 30), Bytes(16 << 20)));
+        assert_eq!(c.stats_signal, Signal(libc::SIGUSR2));
+        assert_eq!(
+            resolve(&[("ZSLAB_STATS_SIGNAL", "usr1")]).0.stats_signal,
+            Signal(libc::SIGUSR1)
+        );
+        assert_eq!(
+            resolve(&[("ZSLAB_STATS_SIGNAL", "12")]).0.stats_signal,
+            Signal(12)
+        );
+    }
+
+    #[test]
+    fn warnings_say_what_is_accepted() {
+        let problems = RefCell::new(Vec::new());
+        Config::resolve(
+            &|name| match name {
+                b"ZSLAB_CACHE_SLABS" => Some(b"65".as_slice()),
+                b"ZSLAB_STATS" => Some(b"maybe".as_slice()),
+                _ => None,
+            },
+            &|name, _, p, default| {
+                problems
+                    .borrow_mut()
+                    .push((name.to_string(), p, default.to_string()))
+            },
+        );
+        let p = problems.into_inner();
+        assert_eq!(
+            p[0],
+            (
+                "ZSLAB_CACHE_SLABS".into(),
+                Problem::Range(0, 64),
+                "4".into()
+            )
+        );
+        assert_eq!(p[1].0, "ZSLAB_STATS");
+        assert!(matches!(p[1].1, Problem::Form(f) if f.contains("true")));
     }
 
     #[test]

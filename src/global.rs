@@ -15,7 +15,7 @@ fn on_load() {
     crate::glibc::resolve_all();
     let c = config();
     crate::log::init(c.log);
-    crate::stats::keep_stderr();
+    crate::report::keep_stderr();
     if c.verbose {
         crate::eprint_raw!(
             "zslab {}: {} (region {} MiB at start-up)\n",
@@ -32,9 +32,11 @@ fn on_load() {
     if enabled() {
         // SAFETY: the handlers are extern "C" functions that never unwind.
         unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
-        // A library loaded into a program that already runs threads: a
-        // constructor is a safe place to start the background thread.
-        if !single_threaded() {
+        background::set_hook(crate::report::tick);
+        // A constructor is a safe place to start the background thread: in
+        // a library loaded into a program that already runs threads, and
+        // when the statistics must be written while the program runs.
+        if crate::report::install_signals() || !single_threaded() {
             background::maybe_start();
         }
     }
@@ -50,7 +52,7 @@ fn on_load() {
 }
 
 extern "C" fn on_exit() {
-    crate::stats::exit_report();
+    crate::report::exit_report();
 }
 
 // ---- fork ----

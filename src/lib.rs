@@ -51,6 +51,8 @@ mod glibc;
 mod log;
 pub mod stats;
 
+mod report;
+
 pub mod capi;
 pub mod global;
 

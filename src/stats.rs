@@ -620,18 +620,6 @@ impl Drop for FdWriter {
     }
 }
 
-/// A duplicate of stderr taken at start-up when ZSLAB_STATS is on: programs
-/// like `ls` close fd 2 in their own exit handlers, which run before
-/// zslab's.
-static STATS_FD: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(-1);
-
-/// Keep a way to stderr for the exit report (called from the constructor).
-pub fn keep_stderr() {
-    if crate::init::config().stats {
-        STATS_FD.store(os::dup_high(2, 64), Relaxed);
-    }
-}
-
 /// A `fmt::Write` into a caller's buffer: writes what fits (keeping room for
 /// a NUL), counts everything.
 pub struct SliceWriter<'a> {
@@ -648,58 +636,6 @@ impl Write for SliceWriter<'_> {
         }
         self.total += s.len();
         Ok(())
-    }
-}
-
-/// Called at exit: print the summary and write the JSON file if asked.
-pub fn exit_report() {
-    let c = crate::init::config();
-    if !crate::init::enabled() || (!c.stats && c.stats_file.is_empty()) {
-        return;
-    }
-    heap::drain_current();
-    let s = snapshot();
-    if c.stats {
-        let dup = STATS_FD.load(Relaxed);
-        let fd = if os::fd_is_open(2) || dup < 0 { 2 } else { dup };
-        let mut w = FdWriter::new(fd);
-        let _ = write_text(&mut w, &s);
-    }
-    if !c.stats_file.is_empty() {
-        let mut path = StackBuf::<512>::new();
-        let raw = c.stats_file.as_bytes();
-        let mut i = 0;
-        while i < raw.len() {
-            if raw[i] == b'%' && raw.get(i + 1) == Some(&b'p') {
-                let _ = write!(path, "{}", std::process::id());
-                i += 2;
-            } else {
-                path.push_bytes(&raw[i..i + 1]);
-                i += 1;
-            }
-        }
-        path.push_bytes(b"\0");
-        // SAFETY: path is NUL-terminated.
-        let fd = unsafe {
-            libc::open(
-                path.as_bytes().as_ptr().cast(),
-                libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
-                0o644,
-            )
-        };
-        if fd < 0 {
-            crate::eprint_raw!(
-                "zslab: warning: cannot write ZSLAB_STATS_FILE ({})\n",
-                os::errno()
-            );
-            return;
-        }
-        {
-            let mut w = FdWriter::new(fd);
-            let _ = write_json(&mut w, &s);
-        }
-        // SAFETY: fd was opened above.
-        unsafe { libc::close(fd) };
     }
 }
 

@@ -162,6 +162,12 @@ impl Doorbell {
         }
     }
 
+    /// Wake the sleeper whatever it waits for (async-signal-safe).
+    pub fn wake(&self) {
+        self.word.fetch_add(1, Ordering::Release);
+        crate::os::futex_wake(&self.word);
+    }
+
     /// Sleep up to `ms` (`idle`: announce that nothing is pending, so the
     /// next ring wakes us early).
     pub fn wait(&self, ms: u64, idle: bool) {

@@ -1,0 +1,423 @@
+//! Statistics leaving the process: the exit report (text on stderr, a file
+//! in JSON or Prometheus text exposition, the leak report), and the same
+//! file written while the program runs, on `ZSLAB_STATS_SIGNAL` or every
+//! `ZSLAB_STATS_INTERVAL` ms, by the background thread (a safe context: not
+//! a signal handler, no allocator lock held). Files are written to a
+//! temporary name in the same directory and renamed, so a reader (zslab
+//! stats, node_exporter's textfile collector) never sees half a file.
+//! A write that fails says the path and the reason, on stderr, or in the
+//! log when stderr is closed.
+
+use crate::epoch::EPOCHS;
+use crate::heap;
+use crate::init::{config, enabled};
+use crate::os::{self, StackBuf};
+use crate::sizeclass::{NCLASS, class_size};
+use crate::stats::{self, ClassStats, EpochStats, FdWriter, GlobalStats, Snapshot};
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering::Relaxed};
+
+/// A duplicate of stderr taken at start-up when reports are asked for:
+/// programs like `ls` close fd 2 in their own exit handlers, which run
+/// before zslab's.
+static STDERR_DUP: AtomicI32 = AtomicI32::new(-1);
+/// A snapshot was asked for by signal.
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// A termination signal to act on after writing the exit report (0: none).
+static TERMINATING: AtomicI32 = AtomicI32::new(0);
+/// Termination signals that get an exit report when the program leaves
+/// them at their default action.
+const TERM_SIGNALS: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
+
+/// Keep a way to stderr for the exit report (called from the constructor).
+pub fn keep_stderr() {
+    let c = config();
+    if c.stats || c.leaks || !c.stats_file.is_empty() {
+        STDERR_DUP.store(os::dup_high(2, 64), Relaxed);
+    }
+}
+
+/// stderr, or its duplicate once the program closed it.
+fn stderr_fd() -> i32 {
+    let dup = STDERR_DUP.load(Relaxed);
+    if os::fd_is_open(2) || dup < 0 { 2 } else { dup }
+}
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Async-signal-safe: stores and a futex wake (errno is preserved). The
+    // background thread does the rest, holding no lock the interrupted code
+    // might hold.
+    if sig == config().stats_signal.0 {
+        REQUESTED.store(true, Relaxed);
+    } else {
+        TERMINATING.store(sig, Relaxed);
+    }
+    crate::pool::BELL.wake();
+}
+
+fn handle(sig: libc::c_int) {
+    // SAFETY: a zeroed sigaction is valid; the handler is an extern "C"
+    // function that only does async-signal-safe work.
+    unsafe {
+        let mut sa: libc::sigaction = core::mem::zeroed();
+        sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, core::ptr::null_mut());
+    }
+}
+
+/// Whether `sig` is at its default action (the program has not taken it).
+fn at_default(sig: libc::c_int) -> bool {
+    // SAFETY: querying the current action into a zeroed struct.
+    unsafe {
+        let mut old: libc::sigaction = core::mem::zeroed();
+        libc::sigaction(sig, core::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_DFL
+    }
+}
+
+/// Install the signal handlers (from the constructor): ZSLAB_STATS_SIGNAL,
+/// and, when an exit report is configured, the termination signals the
+/// program leaves at their default action (the report is written, then the
+/// signal takes its course). Returns whether the background thread is
+/// needed to act on them.
+pub fn install_signals() -> bool {
+    let c = config();
+    let mut any = false;
+    if c.stats_signal.0 != 0 {
+        handle(c.stats_signal.0);
+        any = true;
+    }
+    if c.stats || c.leaks || !c.stats_file.is_empty() {
+        for sig in TERM_SIGNALS {
+            if at_default(sig) {
+                handle(sig);
+                any = true;
+            }
+        }
+    }
+    any || c.stats_interval.0 > 0
+}
+
+/// Called by the background thread on each pass: write a snapshot if one
+/// was asked for by signal, or the interval has passed. Returns the time
+/// (coarse ms) of the next interval dump, if any.
+pub fn tick(now: u64, next: Option<u64>) -> Option<u64> {
+    let sig = TERMINATING.swap(0, Relaxed);
+    if sig != 0 {
+        exit_report();
+        // SAFETY: back to the default action, then the signal again: the
+        // process ends as it would have without zslab.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::kill(libc::getpid(), sig);
+        }
+    }
+    let c = config();
+    let mut next = next;
+    let due = match (c.stats_interval.0, next) {
+        (0, _) => false,
+        (_, None) => true,
+        (_, Some(t)) => now >= t,
+    };
+    if REQUESTED.swap(false, Relaxed) || due {
+        heap::drain_current();
+        write_file(&stats::snapshot());
+    }
+    if c.stats_interval.0 > 0 && (due || next.is_none()) {
+        next = Some(now + c.stats_interval.0);
+    }
+    next
+}
+
+/// The snapshot file's path, NUL-terminated: ZSLAB_STATS_FILE with %p
+/// replaced by the pid, or /tmp/zslab.<pid>.json for live snapshots.
+fn path() -> StackBuf<512> {
+    let c = config();
+    let mut path = StackBuf::<512>::new();
+    let pid = std::process::id() as u64;
+    if c.stats_file.is_empty() {
+        path.s("/tmp/zslab.").dec(pid).s(".json");
+    } else {
+        let raw = c.stats_file.as_bytes();
+        let mut i = 0;
+        while let Some(&b) = raw.get(i) {
+            if b == b'%' && raw.get(i + 1) == Some(&b'p') {
+                path.dec(pid);
+                i += 2;
+            } else {
+                path.push_bytes(&[b]);
+                i += 1;
+            }
+        }
+    }
+    path
+}
+
+/// Write the snapshot to the statistics file (format by extension),
+/// atomically. Says so on failure.
+pub fn write_file(s: &Snapshot) {
+    let path = path();
+    let prom = path.as_bytes().ends_with(b".prom");
+    let mut tmp = StackBuf::<512>::new();
+    tmp.push_bytes(path.as_bytes());
+    tmp.s(".tmp.").dec(std::process::id() as u64);
+    let mut tmpz = StackBuf::<520>::new();
+    tmpz.push_bytes(tmp.as_bytes());
+    tmpz.push_bytes(b"\0");
+    let mut pathz = StackBuf::<520>::new();
+    pathz.push_bytes(path.as_bytes());
+    pathz.push_bytes(b"\0");
+    // SAFETY: tmpz is NUL-terminated.
+    let fd = unsafe {
+        libc::open(
+            tmpz.as_bytes().as_ptr().cast(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
+    if fd < 0 {
+        return failed(path.as_bytes(), os::errno());
+    }
+    let ok = {
+        let mut w = FdWriter::new(fd);
+        let f = if prom {
+            write_prometheus(&mut w, s)
+        } else {
+            stats::write_json(&mut w, s)
+        };
+        f.is_ok() && w.flush()
+    };
+    let err = os::errno();
+    // SAFETY: fd was opened above.
+    let closed = unsafe { libc::close(fd) } == 0;
+    if !ok || !closed {
+        // SAFETY: tmpz is NUL-terminated.
+        unsafe { libc::unlink(tmpz.as_bytes().as_ptr().cast()) };
+        return failed(path.as_bytes(), err);
+    }
+    // SAFETY: both paths are NUL-terminated.
+    if unsafe {
+        libc::rename(
+            tmpz.as_bytes().as_ptr().cast(),
+            pathz.as_bytes().as_ptr().cast(),
+        )
+    } != 0
+    {
+        let err = os::errno();
+        // SAFETY: tmpz is NUL-terminated.
+        unsafe { libc::unlink(tmpz.as_bytes().as_ptr().cast()) };
+        failed(path.as_bytes(), err);
+    }
+}
+
+/// Say that writing `path` failed, with the reason.
+fn failed(path: &[u8], errno: i32) {
+    let mut m = StackBuf::<768>::new();
+    m.s("zslab: warning: cannot write the statistics file ");
+    m.push_bytes(path);
+    m.s(": ");
+    // SAFETY: strerror returns a static (thread-unsafe but never freed)
+    // NUL-terminated message.
+    let msg = unsafe { core::ffi::CStr::from_ptr(libc::strerror(errno)) };
+    m.push_bytes(msg.to_bytes());
+    m.s("\n");
+    if !os::write_fd(stderr_fd(), m.as_bytes()) {
+        tracing::warn!(
+            "{}",
+            core::str::from_utf8(m.as_bytes()).unwrap_or("").trim_end()
+        );
+    }
+}
+
+/// Called at exit: the text summary, the statistics file and the leak
+/// report, as configured.
+pub fn exit_report() {
+    let c = config();
+    if !enabled() || (!c.stats && !c.leaks && c.stats_file.is_empty()) {
+        return;
+    }
+    heap::drain_current();
+    let s = stats::snapshot();
+    if c.stats {
+        let mut w = FdWriter::new(stderr_fd());
+        let _ = stats::write_text(&mut w, &s);
+    }
+    if !c.stats_file.is_empty() {
+        write_file(&s);
+    }
+    if c.leaks {
+        let mut w = FdWriter::new(stderr_fd());
+        let _ = write_leaks(&mut w, &s);
+    }
+}
+
+// ---- Prometheus ----
+
+/// A label value, escaped for the exposition format.
+struct PromStr<'a>(&'a str);
+
+impl fmt::Display for PromStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for ch in self.0.chars() {
+            match ch {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The exposition name of field `name`: counters end in `_total`, and
+/// nanosecond fields are given in seconds (the base unit).
+fn metric(w: &mut dyn Write, prefix: &str, name: &str, counter: bool) -> fmt::Result {
+    let (base, unit) = match name.strip_suffix("_ns") {
+        Some(b) => (b, "_seconds"),
+        None => (name, ""),
+    };
+    write!(
+        w,
+        "zslab_{prefix}{base}{unit}{}",
+        if counter { "_total" } else { "" }
+    )
+}
+
+/// A field's value in its exposition unit.
+fn value(w: &mut dyn Write, name: &str, v: u64) -> fmt::Result {
+    if name.ends_with("_ns") {
+        writeln!(w, " {:.3}", v as f64 / 1e9)
+    } else {
+        writeln!(w, " {v}")
+    }
+}
+
+fn header(w: &mut dyn Write, prefix: &str, name: &str, counter: bool, help: &str) -> fmt::Result {
+    w.write_str("# HELP ")?;
+    metric(w, prefix, name, counter)?;
+    writeln!(w, " {help}")?;
+    w.write_str("# TYPE ")?;
+    metric(w, prefix, name, counter)?;
+    writeln!(w, " {}", if counter { "counter" } else { "gauge" })
+}
+
+/// Render a snapshot in the Prometheus text exposition format: every
+/// global field, and per class and per epoch their fields with labels.
+pub fn write_prometheus(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
+    writeln!(w, "# HELP zslab_info zslab's version (value 1).")?;
+    writeln!(w, "# TYPE zslab_info gauge")?;
+    writeln!(
+        w,
+        "zslab_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    )?;
+    let g = s.global.values();
+    for (i, (name, counter, help)) in GlobalStats::FIELDS.iter().enumerate() {
+        header(w, "", name, *counter, help)?;
+        metric(w, "", name, *counter)?;
+        value(w, name, g.get(i).copied().unwrap_or(0))?;
+    }
+    let classes: [[u64; ClassStats::FIELDS.len()]; NCLASS] =
+        core::array::from_fn(|k| s.classes[k].values());
+    for (i, (name, counter, help)) in ClassStats::FIELDS.iter().enumerate() {
+        if matches!(*name, "class_index" | "object_size") {
+            continue;
+        }
+        header(w, "class_", name, *counter, help)?;
+        for (k, v) in classes.iter().enumerate() {
+            if s.classes[k].allocs == 0 && s.classes[k].slabs == 0 {
+                continue;
+            }
+            metric(w, "class_", name, *counter)?;
+            write!(w, "{{class=\"{k}\",size=\"{}\"}}", class_size(k))?;
+            value(w, name, v.get(i).copied().unwrap_or(0))?;
+        }
+    }
+    for (i, (name, counter, help)) in EpochStats::FIELDS.iter().enumerate() {
+        if matches!(*name, "epoch" | "era" | "state") {
+            continue;
+        }
+        header(w, "epoch_", name, *counter, help)?;
+        for e in s.epochs.iter().filter(|e| e.state != 0) {
+            metric(w, "epoch_", name, *counter)?;
+            write!(
+                w,
+                "{{epoch=\"{}\",era=\"{}\",state=\"{}\",label=\"{}\"}}",
+                e.epoch,
+                e.era,
+                stats::state_name(e.state),
+                PromStr(stats::label_str(&e.label)),
+            )?;
+            value(w, name, e.values().get(i).copied().unwrap_or(0))?;
+        }
+    }
+    Ok(())
+}
+
+// ---- leaks ----
+
+/// The exit leak report: epochs (with labels and ages), size classes and
+/// huge blocks still holding live memory, largest first.
+pub fn write_leaks(w: &mut dyn Write, s: &Snapshot) -> fmt::Result {
+    let mb = |b: u64| b as f64 / 1048576.0;
+    writeln!(w, "zslab: live memory at exit (pid {})", std::process::id())?;
+    let mut ep: [usize; EPOCHS] = core::array::from_fn(|i| i);
+    ep.sort_by_key(|&e| core::cmp::Reverse(s.epochs[e].live_bytes + s.epochs[e].huge_bytes));
+    writeln!(w, "  by epoch (largest first):")?;
+    let now = os::now_ns();
+    let mut any = false;
+    for &e in &ep {
+        let x = &s.epochs[e];
+        let bytes = x.live_bytes + x.huge_bytes;
+        if bytes == 0 {
+            continue;
+        }
+        any = true;
+        let label = stats::label_str(&x.label);
+        let age = if x.open_since_ns > 0 {
+            now.saturating_sub(x.open_since_ns)
+        } else {
+            0
+        };
+        writeln!(
+            w,
+            "    epoch {:>2} era {:>6} {:>8} {:>10.2} MiB in {} objects + {} huge blocks, opened {:.1} s ago{}{}",
+            x.epoch,
+            x.era,
+            stats::state_name(x.state),
+            mb(bytes),
+            x.live_objects,
+            x.huge_blocks,
+            age as f64 / 1e9,
+            if label.is_empty() { "" } else { ", label " },
+            label
+        )?;
+    }
+    if !any {
+        writeln!(w, "    (none)")?;
+    }
+    let mut cl: [usize; NCLASS] = core::array::from_fn(|i| i);
+    cl.sort_by_key(|&k| core::cmp::Reverse(s.classes[k].live_bytes));
+    writeln!(w, "  by size class (largest first):")?;
+    for &k in cl.iter().take(10) {
+        let c = &s.classes[k];
+        if c.live_objects == 0 {
+            break;
+        }
+        writeln!(
+            w,
+            "    {:>7} B: {:>10} objects, {:>10.2} MiB",
+            c.object_size,
+            c.live_objects,
+            mb(c.live_bytes)
+        )?;
+    }
+    writeln!(
+        w,
+        "  huge blocks: {:.2} MiB live",
+        mb(s.global.huge_live_bytes)
+    )?;
+    Ok(())
+}
