@@ -64,6 +64,27 @@ int slab_epoch_set_label(unsigned epoch, const char *label);
  * the pages other threads' remote frees emptied. Returns the bytes. */
 size_t slab_reclaim(void);
 
+/* Epoch domains: a thread-scoped scope whose allocations land in an epoch
+ * of its own, so a request's memory empties together and goes back when
+ * the scope closes.
+ *
+ * slab_domain_enter(label): enter the innermost domain again if it has this
+ * label (counted), else open a new one nested in it (at most 32 deep).
+ * Returns its id, or 0 with errno set (EOVERFLOW: too deep).
+ * slab_domain_exit(): leave the innermost domain; the exit that brings its
+ * count to zero closes it (its cached empty spans go back to the OS).
+ * Returns 0, or -1 with errno EINVAL when no domain is entered.
+ * slab_domain_force_close(id): close the innermost domain `id` whatever its
+ * count. Returns 0, or -1 (EINVAL: none entered; EPERM: not this thread's
+ * innermost domain). Domains belong to the thread that entered them; the
+ * others' are out of its reach.
+ * slab_domain_current(): the innermost domain's id, 0 outside any.
+ * A refused call also prints one line on stderr. */
+uint64_t slab_domain_enter(const char *label);
+int slab_domain_exit(void);
+int slab_domain_force_close(uint64_t id);
+uint64_t slab_domain_current(void);
+
 /* Snapshots. Pass sizeof(your struct) as `size`: zslab fills at most that
  * many bytes, so a program built against an older, shorter struct keeps
  * working. `version` and `size` tell what zslab filled in. Return 0, or -1. */

@@ -125,6 +125,124 @@ pub unsafe extern "C" fn slab_epoch_set_label(epoch: c_uint, label: *const c_cha
     0
 }
 
+/// Report a refused domain call on stderr (and errno), returning `fail`.
+fn domain_error<T>(what: &str, e: heap::DomainError, fail: T) -> T {
+    let (why, errno) = match e {
+        heap::DomainError::NotEntered => {
+            ("no epoch domain is entered on this thread", libc::EINVAL)
+        }
+        heap::DomainError::TooDeep => ("epoch domains nest at most 32 deep", libc::EOVERFLOW),
+        heap::DomainError::NotInnermost => (
+            "that domain is not this thread's innermost (domains belong to the thread that entered them)",
+            libc::EPERM,
+        ),
+    };
+    os::Msg::new()
+        .s("zslab: ")
+        .s(what)
+        .s(" refused: ")
+        .s(why)
+        .s("\n")
+        .emit();
+    os::set_errno(errno);
+    fail
+}
+
+/// Enter an epoch domain labelled `label` on the calling thread: the
+/// innermost one again if it has this label (counted), else a new one with
+/// an epoch of its own, nested in it. Allocations of this thread land in
+/// the domain's epoch until it is left. Returns the domain's id (its era),
+/// or 0 (errno set, message on stderr) when refused.
+///
+/// # Safety
+/// `label` must be null or a NUL-terminated string.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub unsafe extern "C" fn slab_domain_enter(label: *const c_char) -> u64 {
+    if !ready() {
+        return 0;
+    }
+    let bytes: &[u8] = if label.is_null() {
+        b""
+    } else {
+        // SAFETY: the caller passes a NUL-terminated string.
+        unsafe { core::ffi::CStr::from_ptr(label) }.to_bytes()
+    };
+    let Some(h) = init::thread_heap() else {
+        return 0;
+    };
+    match h.domain_enter(bytes) {
+        Ok(id) => {
+            tracing::debug!(id, "domain entered");
+            id
+        }
+        Err(e) => domain_error("slab_domain_enter", e, 0),
+    }
+}
+
+/// Leave the calling thread's innermost epoch domain; when this was its
+/// outermost entry, the domain closes: its epoch receives no new objects,
+/// and its cached empty spans go back to the OS. Returns 0, or -1 (errno
+/// set, message on stderr) when no domain is entered on this thread.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub extern "C" fn slab_domain_exit() -> c_int {
+    if !ready() {
+        return -1;
+    }
+    let Some(h) = heap::current() else {
+        return domain_error("slab_domain_exit", heap::DomainError::NotEntered, -1);
+    };
+    match h.domain_exit() {
+        Ok(0) => 0,
+        Ok(era) => {
+            close_domain(era);
+            0
+        }
+        Err(e) => domain_error("slab_domain_exit", e, -1),
+    }
+}
+
+/// Close the calling thread's innermost domain `id` whatever its count.
+/// Returns 0, or -1 (errno set, message on stderr).
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub extern "C" fn slab_domain_force_close(id: u64) -> c_int {
+    if !ready() {
+        return -1;
+    }
+    let Some(h) = heap::current() else {
+        return domain_error("slab_domain_force_close", heap::DomainError::NotEntered, -1);
+    };
+    match h.domain_force_close(id) {
+        Ok(era) => {
+            close_domain(era);
+            0
+        }
+        Err(e) => domain_error("slab_domain_force_close", e, -1),
+    }
+}
+
+/// The calling thread's innermost domain id, or 0 outside any.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub extern "C" fn slab_domain_current() -> u64 {
+    heap::current().map_or(0, |h| h.domain_current())
+}
+
+/// A domain closed: its cached empty spans go back, and RSS around that is
+/// recorded for its epoch slot.
+fn close_domain(era: u64) {
+    let e = epoch::index(era);
+    let before = os::rss_bytes();
+    heap::tidy_current();
+    pool::purge_epoch(e);
+    let slot = epoch::slot(e);
+    if slot.era.load(core::sync::atomic::Ordering::Relaxed) == era {
+        slot.rss_before_close
+            .store(before, core::sync::atomic::Ordering::Relaxed);
+        slot.rss_after_close
+            .store(os::rss_bytes(), core::sync::atomic::Ordering::Relaxed);
+    }
+    tracing::debug!(id = era, "domain closed");
+}
+
 /// Return every cached empty slab to the OS now. Returns the bytes given
 /// back.
 #[cfg_attr(not(test), unsafe(no_mangle))]

@@ -25,6 +25,8 @@ pub const ACTIVE: u8 = 1;
 pub const CLOSING: u8 = 2;
 
 static ERA: AtomicU64 = AtomicU64::new(0);
+/// The highest era handed out (by an advance or to an epoch domain).
+static LAST: AtomicU64 = AtomicU64::new(0);
 
 /// State of one slot.
 pub struct Slot {
@@ -93,8 +95,20 @@ pub fn advance() -> usize {
     LOCKS.fetch_add(1, Relaxed);
     let _g = ADVANCE.lock();
     let old = ERA.load(Relaxed);
-    let new = old + 1;
-    SLOTS[index(old)].state.store(CLOSING, Release);
+    let new = LAST.load(Relaxed) + 1;
+    LAST.store(new, Relaxed);
+    let o = &SLOTS[index(old)];
+    if o.era.load(Relaxed) == old {
+        o.state.store(CLOSING, Release);
+    }
+    open_slot(new, b"");
+    ADVANCES.fetch_add(1, Relaxed);
+    ERA.store(new, SeqCst);
+    index(new)
+}
+
+/// Open the ring slot of era `new` with `label`. Under the advance lock.
+fn open_slot(new: u64, label: &[u8]) {
     let s = &SLOTS[index(new)];
     s.era.store(new, Relaxed);
     s.open_since_ns.store(os::now_ns(), Relaxed);
@@ -102,9 +116,28 @@ pub fn advance() -> usize {
     s.rss_after_close.store(0, Relaxed);
     *s.label.lock() = [0; LABEL_LEN];
     s.state.store(ACTIVE, Release);
-    ADVANCES.fetch_add(1, Relaxed);
-    ERA.store(new, SeqCst);
-    index(new)
+    set_label(index(new), label);
+}
+
+/// Open an epoch for an epoch domain: a new era of its own (the global
+/// current epoch does not change), labelled. Returns the era.
+pub fn open_domain(label: &[u8]) -> u64 {
+    LOCKS.fetch_add(1, Relaxed);
+    let _g = ADVANCE.lock();
+    let new = LAST.load(Relaxed) + 1;
+    LAST.store(new, Relaxed);
+    open_slot(new, label);
+    new
+}
+
+/// Close the epoch of era `era` (a domain's), if its slot still holds it.
+/// Returns whether it did.
+pub fn close_era(era: u64) -> bool {
+    let s = &SLOTS[index(era)];
+    s.era.load(Relaxed) == era
+        && s.state
+            .compare_exchange(ACTIVE, CLOSING, AcqRel, Relaxed)
+            .is_ok()
 }
 
 /// Mark slot `i` CLOSING (a no-op for a closing or unused slot). The caller

@@ -22,11 +22,13 @@
 //! are never unmapped (freed heaps are reused by new threads), so a heap
 //! address read from a span is always safe to dereference.
 
+mod domain;
 mod fast;
 mod policy;
 mod refill;
 mod remote;
 
+pub use domain::DomainError;
 pub use fast::free;
 pub use remote::{help_idle, help_wanted, route_for_fork};
 
@@ -176,8 +178,17 @@ pub struct Heap {
     // ---- owner state ----
     pub bins: [Bin; BINS],
     lists: [ClassLists; NCLASS],
+    /// The global era this heap last saw (the fast path compares it).
     era: AtomicU64,
+    /// The era new spans are stamped with: the global one, or the
+    /// innermost epoch domain's.
+    alloc_era: AtomicU64,
     epoch: AtomicUsize,
+    /// This thread's epoch domains, innermost last: their eras and how
+    /// many times each was entered.
+    domains: [AtomicU64; domain::DEPTH],
+    domain_refs: [AtomicU32; domain::DEPTH],
+    depth: AtomicUsize,
     /// Allocation slow-path calls (housekeeping rides on them).
     slow_calls: AtomicU64,
     /// Allocations counted at the last automatic-epoch tick.
@@ -248,7 +259,11 @@ impl Heap {
             bins: [const { Bin::new() }; BINS],
             lists: [const { ClassLists::new() }; NCLASS],
             era: AtomicU64::new(0),
+            alloc_era: AtomicU64::new(0),
             epoch: AtomicUsize::new(0),
+            domains: [const { AtomicU64::new(0) }; domain::DEPTH],
+            domain_refs: [const { AtomicU32::new(0) }; domain::DEPTH],
+            depth: AtomicUsize::new(0),
             slow_calls: AtomicU64::new(0),
             allocs_at_tick: AtomicU64::new(0),
             drain: AtomicU32::new(0),
@@ -314,7 +329,9 @@ impl Heap {
     fn activate(&self) {
         let era = epoch::era();
         self.era.store(era, Relaxed);
+        self.alloc_era.store(era, Relaxed);
         self.epoch.store(epoch::index(era), Relaxed);
+        self.depth.store(0, Relaxed);
         self.last_active.store(os::now_coarse_ms(), Relaxed);
         self.drain.store(0, Relaxed);
         self.drain_limit.store(DRAIN_BASE, Relaxed);
@@ -330,6 +347,8 @@ impl Heap {
     /// Hand every span back: the thread is exiting. Empty spans are
     /// reclaimed, the others become orphans.
     fn abandon(&self) {
+        // Domains the thread left open close with it.
+        domain::close_all(self);
         self.drain_queue();
         for class in 0..NCLASS {
             if let Some(s) = self.unbind(class) {

@@ -167,7 +167,7 @@ impl Heap {
         if let Some(s) = self.recycle(class) {
             return Some(s);
         }
-        let era = self.era.load(Relaxed);
+        let era = self.alloc_era.load(Relaxed);
         if let Some(s) = pool::adopt(class, self.addr(), era) {
             diag::check_collected(s.collect(), s);
             if s.has_free() {
@@ -215,7 +215,7 @@ impl Heap {
         let e = self.epoch.load(Relaxed);
         s.head.store(me, Relaxed);
         s.epoch.store(e as u8, Relaxed);
-        s.era.store(self.era.load(Relaxed), Relaxed);
+        s.era.store(self.alloc_era.load(Relaxed), Relaxed);
         s.stamp.store(0, Relaxed);
         s.list.set(List::Free);
         s.prev.store(0, Relaxed);
@@ -242,7 +242,7 @@ impl Heap {
             return None;
         }
         let l = &self.lists(class).retired;
-        let era = self.era.load(Relaxed);
+        let era = self.alloc_era.load(Relaxed);
         // Of the oldest few eligible spans, the fullest: new objects
         // concentrate, and the sparser spans get a chance to empty.
         let mut best: Option<&'static SlabMeta> = None;
@@ -267,7 +267,7 @@ impl Heap {
                 let (from, to) = (s.epoch.load(Relaxed) as usize, self.epoch.load(Relaxed));
                 counters::span_moved(from, to, pages::resident_pages(s, span_slabs(class)));
                 s.epoch.store(to as u8, Relaxed);
-                s.era.store(self.era.load(Relaxed), Relaxed);
+                s.era.store(era, Relaxed);
                 // A purge queued for it would now return pages about to be
                 // filled: a new activation number makes that entry stale.
                 s.generation
@@ -296,7 +296,14 @@ impl Heap {
         }
         let era = epoch::era();
         self.era.store(era, Relaxed);
-        self.epoch.store(epoch::index(era), Relaxed);
+        // Inside an epoch domain, allocation stays in the domain's epoch.
+        let d = self.depth.load(Relaxed);
+        let alloc = match d.checked_sub(1) {
+            Some(top) => self.domains[top % super::domain::DEPTH].load(Relaxed),
+            None => era,
+        };
+        self.alloc_era.store(alloc, Relaxed);
+        self.epoch.store(epoch::index(alloc), Relaxed);
         inc(&COUNTERS.epoch_switches);
     }
 
