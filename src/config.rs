@@ -342,7 +342,7 @@ config_table! {
         "How long a span that thinned out waits before its pages without live objects go back (unless it fills up again). A heap whose frees outrun its allocations (a phase ended) gives them back at once instead; a heap whose returned pages are needed again soon after doubles this for itself (up to 10 s).";
     cache_slabs: Count = Count(4), "ZSLAB_CACHE_SLABS", "4", "slabs per size class",
         "Empty spans kept per size class for quick reuse before their pages are returned, in 64 KiB slabs' worth (0-64; 0 disables the cache). While a class cycles through more empty spans than that, its bound doubles up to 64 spans, and halves back once the class is calm for ZSLAB_DECAY_MS.";
-    huge_cache: Bytes = Bytes(64 << 20), "ZSLAB_HUGE_CACHE", "64M", "bytes (K/M/G)",
+    huge_cache: Bytes = Bytes(64 << 20), "ZSLAB_HUGE_CACHE", "64M", "bytes (K/M/G/T)",
         "Freed huge blocks (above 1 MiB) kept for reuse before their pages are returned; doubles while the program keeps needing more.";
     decay_ms: Count = Count(1000), "ZSLAB_DECAY_MS", "1000", "milliseconds",
         "Cached empty spans and huge blocks older than this are returned to the OS too; 0 keeps them until malloc_trim/slab_reclaim.";
