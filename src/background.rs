@@ -27,6 +27,14 @@ pub fn set_hook(f: Hook) {
 }
 
 static STARTED: AtomicBool = AtomicBool::new(false);
+/// Whether zslab serves allocations and ZSLAB_BACKGROUND allows the thread
+/// (set once by initialisation).
+static ALLOWED: AtomicBool = AtomicBool::new(false);
+
+/// Allow the thread (zslab is up and ZSLAB_BACKGROUND is on).
+pub fn allow(on: bool) {
+    ALLOWED.store(on, Release);
+}
 /// The thread was created and runs.
 static RUNNING: AtomicBool = AtomicBool::new(false);
 /// Sleep between passes while something is pending.
@@ -40,8 +48,7 @@ pub fn maybe_start() {
     if STARTED.load(Relaxed) {
         return;
     }
-    let c = crate::init::config();
-    if !c.background || !crate::init::enabled() {
+    if !ALLOWED.load(Acquire) {
         return;
     }
     // The swap makes this the only starter. No allocator lock is held

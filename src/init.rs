@@ -80,6 +80,7 @@ fn init() -> bool {
     pool::configure(c.cache_slabs.0 as usize, c.decay_ms.0);
     pool::set_purge_delay(c.purge_ms.0);
     huge::configure(c.huge_cache.0 as usize, c.decay_ms.0);
+    background::allow(c.background);
     let mut key: libc::pthread_key_t = 0;
     // SAFETY: key is a valid out-pointer; the destructor is an extern "C"
     // function with the signature pthread expects.

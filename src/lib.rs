@@ -57,3 +57,6 @@ pub mod capi;
 pub mod global;
 
 pub mod api;
+
+#[cfg(test)]
+mod tests;

@@ -529,6 +529,3 @@ pub fn repair_after_fork() {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,8 +1,9 @@
-//! The allocator driven in-process (the unit-test binary does not export
-//! malloc, so these calls reach zslab only through `crate::alloc`).
-use super::*;
+//! End-to-end unit tests: the allocator driven in-process (the unit-test
+//! binary does not export malloc, so these calls reach zslab only through
+//! `crate::alloc`).
 use crate::alloc;
 use crate::counters::{self, COUNTERS};
+use crate::heap::drain_current;
 use crate::sizeclass::{class_of, class_size};
 use crate::{epoch, region, tls};
 use core::sync::atomic::Ordering::Relaxed;
