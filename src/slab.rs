@@ -324,29 +324,33 @@ impl SlabMeta {
     }
 
     /// Take free objects out of the bitmap: the lowest free bits of the
-    /// lowest word that has any, at most [`TAKE_BYTES`] worth (at least one
-    /// object). They leave the bitmap (the caller's bin holds them) and
-    /// count as used until given back with [`SlabMeta::give_back`]. `None`
-    /// when the span is full. Collector only, with `lock` held.
+    /// lowest word that has a useful number of them (a quarter of what a
+    /// take may hand out), else of the word with the most, at most
+    /// [`TAKE_BYTES`] worth (at least one object). Lowest first keeps live
+    /// objects packed toward the start of the span, so whole pages empty;
+    /// skipping words with only a few scattered holes keeps the bin from
+    /// coming back to this lock after every other allocation. The objects
+    /// leave the bitmap (the caller's bin holds them) and count as used
+    /// until given back with [`SlabMeta::give_back`]. `None` when the span
+    /// is full. Collector only, with `lock` held.
     pub fn take(&self) -> Option<Taken> {
         let cap = self.cap.load(Relaxed) as usize;
         let words = cap.div_ceil(64).min(BITMAP_WORDS);
         let size = (self.size.load(Relaxed) as usize).max(1);
         let most = (TAKE_BYTES / size).clamp(1, 64);
+        let want = (most as u32 / 4).max(1);
         let start = self.cursor.load(Relaxed) as usize;
         // In a one-slab span whose pages were partly given back, fill the
         // holes on pages that are resident anyway (they hold live objects)
         // before faulting returned pages in again: survivors share pages.
         let resident = self.resident.load(Relaxed);
         let w = if self.span.load(Relaxed) == 1 && resident != 0 && resident != u16::MAX {
-            (start..words)
-                .find(|&w| {
-                    self.word(w).load(Relaxed) != 0
-                        && resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0
-                })
-                .or_else(|| (start..words).find(|&w| self.word(w).load(Relaxed) != 0))
+            self.pick(start..words, want, |w| {
+                resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0
+            })
+            .or_else(|| self.pick(start..words, want, |_| true))
         } else {
-            (start..words).find(|&w| self.word(w).load(Relaxed) != 0)
+            self.pick(start..words, want, |_| true)
         };
         let Some(w) = w else {
             self.cursor.store(words as u32, Relaxed);
@@ -364,6 +368,33 @@ impl SlabMeta {
         self.used
             .store(self.used.load(Relaxed) + bits.count_ones(), Relaxed);
         Some(Taken { word: w, bits })
+    }
+
+    /// The first word in `range` accepted by `ok` with at least `want`
+    /// free objects, else the accepted one with the most (the lowest among
+    /// equals); `None` when no accepted word has any.
+    fn pick(
+        &self,
+        range: core::ops::Range<usize>,
+        want: u32,
+        ok: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let mut best = None;
+        let mut best_n = 0;
+        for w in range {
+            let n = self.word(w).load(Relaxed).count_ones();
+            if n == 0 || !ok(w) {
+                continue;
+            }
+            if n >= want {
+                return Some(w);
+            }
+            if n > best_n {
+                best = Some(w);
+                best_n = n;
+            }
+        }
+        best
     }
 
     /// Pages (span-relative indices, first and last inclusive) that the
@@ -692,18 +723,53 @@ mod tests {
     }
 
     #[test]
-    fn fills_every_object_once_lowest_first() {
+    fn fills_every_object_once() {
         for c in 0..NCLASS {
             let (m, base) = span(c);
             let cap = class_capacity(c);
             let size = class_size(c);
-            for i in 0..cap {
-                assert_eq!(alloc(&m), base + i * size, "class {c} object {i}");
+            let mut seen = vec![false; cap];
+            for _ in 0..cap {
+                let p = alloc(&m);
+                assert!(p >= base && (p - base) % size == 0, "class {c}: {p:#x}");
+                let i = (p - base) / size;
+                assert!(!seen[i], "class {c} object {i} twice");
+                seen[i] = true;
             }
             assert_eq!(alloc(&m), 0);
             assert_eq!(m.used.load(Relaxed) as usize, cap);
             assert!(!m.has_free());
         }
+    }
+
+    #[test]
+    fn takes_skip_words_with_only_a_few_holes() {
+        // 16-byte objects: a take hands out up to 64, so a word with fewer
+        // than 16 free is passed over while a later word has more.
+        let (m, base) = span(class_of(16));
+        let size = class_size(class_of(16));
+        let t = m.take().unwrap();
+        assert_eq!((t.word, t.bits), (0, !0));
+        let t = m.take().unwrap();
+        assert_eq!((t.word, t.bits), (1, !0));
+        // Three holes in word 0: the next take uses word 2.
+        for i in [3usize, 17, 40] {
+            m.free_local(base + i * size).unwrap();
+        }
+        assert_eq!(m.take().unwrap().word, 2);
+        // Sixteen holes in word 1: lowest word with enough comes first.
+        for i in 64..80usize {
+            m.free_local(base + i * size).unwrap();
+        }
+        let t = m.take().unwrap();
+        assert_eq!((t.word, t.bits.count_ones()), (1, 16));
+        // Only scattered holes left anywhere: the word with the most.
+        while m.take().is_some_and(|t| t.word != 0) {}
+        for i in [5 * 64 + 1, 5 * 64 + 9, 7 * 64 + 2] {
+            m.free_local(base + i * size).unwrap();
+        }
+        let t = m.take().unwrap();
+        assert_eq!((t.word, t.bits.count_ones()), (5, 2));
     }
 
     #[test]
@@ -812,8 +878,8 @@ mod tests {
         assert_eq!(m.free_pages(0), u16::MAX, "a fresh span is all free");
         let ps: Vec<usize> = (0..cap).map(|_| alloc(&m)).collect();
         assert_eq!(m.free_pages(0), 0);
-        for (i, &p) in ps.iter().enumerate() {
-            if i != 85 {
+        for &p in &ps {
+            if p != base + 85 * 48 {
                 assert!(m.free_local(p).is_ok());
             }
         }
