@@ -13,6 +13,8 @@
 #                  program must run correctly (zslab works or steps aside);
 #                - LD_PRELOAD="libasan.so zslab": ASan wins and the program
 #                  runs correctly; a heap overflow is still reported by ASan.
+#   dlopen     zslab loaded with dlopen, its malloc called through dlsym:
+#              zslab steps aside (glibc serves the program).
 #   jemalloc,  LD_PRELOAD with zslab and another allocator, in either order:
 #   mimalloc   the first in the list wins and the program must run correctly
 #              either way (zslab first: zslab serves the small blocks; the
@@ -80,8 +82,10 @@ run() {
     shift
     local t0 t1 st
     t0=$(date +%s%N)
-    env -u LD_PRELOAD -u ASAN_OPTIONS "${envs[@]+"${envs[@]}"}" \
-        timeout -k 5 120 "$@" >"$out" 2>&1 </dev/null
+    # The settings reach the program only, not timeout: one process's
+    # lines from zslab are counted.
+    env -u LD_PRELOAD -u ASAN_OPTIONS \
+        timeout -k 5 120 env "${envs[@]+"${envs[@]}"}" "$@" >"$out" 2>&1 </dev/null
     st=$?
     t1=$(date +%s%N)
     echo "$st $(( (t1 - t0) / 1000000000 ))"
@@ -261,6 +265,47 @@ for other in jemalloc mimalloc; do
         fi
     done
 done
+
+# ------------------------------------------------- loaded with dlopen
+# zslab dlopen'ed by a program (not preloaded): glibc already serves the
+# program, so zslab's own malloc, called through dlsym, must hand out
+# blocks glibc's free and realloc accept.
+cat >"$tmp/late.c" <<'EOF'
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int main(int argc, char **argv)
+{
+    void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    if (!h) { printf("dlopen: %s\n", dlerror()); return 2; }
+    void *(*zmalloc)(size_t) = (void *(*)(size_t))dlsym(h, "malloc");
+    void (*zfree)(void *) = (void (*)(void *))dlsym(h, "free");
+    if (!zmalloc || !zfree) { printf("dlsym failed\n"); return 2; }
+    for (int i = 0; i < 1000; i++) {
+        char *p = zmalloc(16 + i * 37);
+        memset(p, 1, 16 + i * 37);
+        p = realloc(p, 64 + i * 41);   /* glibc's realloc */
+        free(p);                       /* glibc's free */
+        char *q = malloc(100);         /* glibc's malloc */
+        zfree(q);                      /* zslab's free: forwards */
+    }
+    printf("OK late\n");
+    return 0;
+}
+EOF
+if gcc -O1 -o "$tmp/late" "$tmp/late.c" -ldl 2>"$tmp/late.cc"; then
+    r=$(run "$tmp/late.out" -- "$tmp/late" "$lib")
+    if [ "${r% *}" != 0 ] || ! grep -q '^OK late$' "$tmp/late.out"; then
+        bad "dlopen'ed, not preloaded: glibc frees zslab's malloc blocks" "$(describe "${r% *}")" "$tmp/late.out"
+    elif [ "$(zslab_lines "$tmp/late.out")" -gt 1 ]; then
+        bad "dlopen'ed, not preloaded" "more than one line from zslab" "$tmp/late.out"
+    else
+        ok "dlopen'ed, not preloaded: zslab steps aside, glibc serves its callers"
+    fi
+else
+    bad "dlopen'ed, not preloaded: test program does not build" "" "$tmp/late.cc"
+fi
 
 echo
 echo "test-coexistence: $pass passed, $fail failed"

@@ -10,9 +10,14 @@
 //!
 //! Also `pthread_create`, which zslab wraps: the next definition in lookup
 //! order is the right one there (another wrapper, or libc).
+//!
+//! When zslab must step aside ([`step_aside`]: under valgrind, next to a
+//! sanitizer runtime, or when another allocator's malloc comes first), the
+//! allocator underneath is the one the program really uses, and every
+//! request goes to it.
 
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 
 unsafe extern "C" {
     fn __libc_malloc(size: usize) -> *mut c_void;
@@ -21,27 +26,100 @@ unsafe extern "C" {
     fn __libc_memalign(align: usize, size: usize) -> *mut c_void;
 }
 
+type MallocFn = unsafe extern "C" fn(usize) -> *mut c_void;
+type FreeFn = unsafe extern "C" fn(*mut c_void);
+type ReallocFn = unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void;
+type MemalignFn = unsafe extern "C" fn(usize, usize) -> *mut c_void;
+
+/// Whether requests go to another allocator (set once, during zslab's
+/// initialisation, before zslab has handed out anything).
+static FOREIGN: AtomicBool = AtomicBool::new(false);
+/// Whether zslab stepped aside (for any reason).
+static ASIDE: AtomicBool = AtomicBool::new(false);
+/// That allocator's malloc, free, realloc, memalign (or aligned_alloc, see
+/// `F_ALIGNED_ALLOC`) and malloc_usable_size; 0 where it has none.
+static F_MALLOC: AtomicUsize = AtomicUsize::new(0);
+static F_FREE: AtomicUsize = AtomicUsize::new(0);
+static F_REALLOC: AtomicUsize = AtomicUsize::new(0);
+static F_MEMALIGN: AtomicUsize = AtomicUsize::new(0);
+static F_ALIGNED_ALLOC: AtomicBool = AtomicBool::new(false);
+static F_USABLE: AtomicUsize = AtomicUsize::new(0);
+
+/// The other allocator's function in `slot`, if zslab stepped aside.
+#[inline]
+fn foreign(slot: &AtomicUsize) -> Option<usize> {
+    if FOREIGN.load(Acquire) {
+        Some(slot.load(Relaxed))
+    } else {
+        None
+    }
+}
+
 pub fn malloc(size: usize) -> *mut c_void {
+    if let Some(f) = foreign(&F_MALLOC) {
+        // SAFETY: f is the other allocator's malloc (always found: it is
+        // how that allocator was recognised).
+        let f: MallocFn = unsafe { core::mem::transmute(f) };
+        // SAFETY: malloc accepts any size.
+        return unsafe { f(size) };
+    }
     // SAFETY: glibc's malloc accepts any size.
     unsafe { __libc_malloc(size) }
 }
 
 /// # Safety
-/// `p` must be null or a live block from glibc's allocator.
+/// `p` must be null or a live block from the allocator underneath.
 pub unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    if let Some(f) = foreign(&F_REALLOC) {
+        if f == 0 {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: f is the other allocator's realloc.
+        let f: ReallocFn = unsafe { core::mem::transmute(f) };
+        // SAFETY: forwarded from the caller's contract.
+        return unsafe { f(p, size) };
+    }
     // SAFETY: forwarded from the caller's contract.
     unsafe { __libc_realloc(p, size) }
 }
 
 /// # Safety
-/// `p` must be null or a block from glibc's allocator (glibc diagnoses
-/// anything else itself, as it would without zslab).
+/// `p` must be null or a block from the allocator underneath (which
+/// diagnoses anything else itself, as it would without zslab).
 pub unsafe fn free(p: *mut c_void) {
+    if let Some(f) = foreign(&F_FREE) {
+        if f != 0 {
+            // SAFETY: f is the other allocator's free.
+            let f: FreeFn = unsafe { core::mem::transmute(f) };
+            // SAFETY: forwarded from the caller's contract.
+            unsafe { f(p) };
+        }
+        return;
+    }
     // SAFETY: forwarded from the caller's contract.
     unsafe { __libc_free(p) }
 }
 
 pub fn memalign(align: usize, size: usize) -> *mut c_void {
+    if let Some(f) = foreign(&F_MEMALIGN) {
+        if f == 0 {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: f is the other allocator's memalign or aligned_alloc,
+        // both (align, size).
+        let f: MemalignFn = unsafe { core::mem::transmute(f) };
+        // aligned_alloc wants a multiple of the alignment.
+        let size = if F_ALIGNED_ALLOC.load(Relaxed) {
+            match size.checked_next_multiple_of(align.max(1)) {
+                Some(s) => s,
+                None => return core::ptr::null_mut(),
+            }
+        } else {
+            size
+        };
+        // SAFETY: the allocator validates both arguments.
+        return unsafe { f(align, size) };
+    }
     // SAFETY: glibc's memalign validates both arguments.
     unsafe { __libc_memalign(align, size) }
 }
@@ -89,7 +167,10 @@ impl Sym {
         if a != 0 {
             return a;
         }
-        let handle = if self.next {
+        // Once zslab has stepped aside, the next definitions: the ones the
+        // program would reach without zslab (a sanitizer's, or libc's), and
+        // no dlopen, whose allocations a leak checker would charge to zslab.
+        let handle = if self.next || ASIDE.load(Acquire) {
             libc::RTLD_NEXT
         } else {
             libc_handle() as *mut c_void
@@ -133,7 +214,7 @@ pub fn resolve_all() {
 /// # Safety
 /// `p` must be a live block from glibc's allocator.
 pub unsafe fn usable_size(p: *mut c_void) -> usize {
-    let f = USABLE.get();
+    let f = foreign(&F_USABLE).unwrap_or_else(|| USABLE.get());
     if f == 0 {
         return 0;
     }
@@ -229,4 +310,144 @@ pub unsafe fn pthread_create(
     ) -> i32 = unsafe { core::mem::transmute(f) };
     // SAFETY: forwarded from the caller's contract.
     unsafe { f(t, attr, start, arg) }
+}
+
+// ---- stepping aside ----
+
+/// Why zslab does not serve the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aside {
+    /// valgrind's preload is present: valgrind replaces glibc's malloc and
+    /// checks every block, which it cannot do for zslab's.
+    Valgrind,
+    /// A sanitizer runtime is loaded: it intercepts the malloc family and
+    /// must see every block (zslab forwards to its entry points).
+    Sanitizer,
+    /// Another allocator's malloc comes first in the program's lookup
+    /// order: that allocator serves the program, so it must serve what
+    /// reaches zslab too.
+    Allocator,
+    /// glibc's malloc comes first (zslab was loaded with dlopen, not
+    /// preloaded): glibc serves the program and would be handed zslab's
+    /// blocks.
+    NotPreloaded,
+}
+
+/// The object (its load address) that defines the code at `addr`, and
+/// its file name (empty when unknown).
+fn object_of(addr: usize) -> (usize, &'static [u8]) {
+    // SAFETY: Dl_info is plain data; all-zero is a valid value.
+    let mut info: libc::Dl_info = unsafe { core::mem::zeroed() };
+    // SAFETY: dladdr reads the loader's tables and fills `info`; it does
+    // not allocate.
+    if unsafe { libc::dladdr(addr as *const c_void, &mut info) } == 0 {
+        return (0, b"");
+    }
+    let name = if info.dli_fname.is_null() {
+        &b""[..]
+    } else {
+        // SAFETY: dli_fname is the loader's NUL-terminated file name,
+        // alive as long as the object stays loaded.
+        unsafe { core::ffi::CStr::from_ptr(info.dli_fname) }.to_bytes()
+    };
+    (info.dli_fbase as usize, name)
+}
+
+/// This library's own load address.
+fn own_object() -> usize {
+    object_of(own_object as fn() -> usize as usize).0
+}
+
+/// `name` looked up with `handle`, unless the definition found is zslab's
+/// own (the other allocator has none).
+fn lookup(handle: *mut c_void, name: &core::ffi::CStr, own: usize) -> usize {
+    // SAFETY: dlsym with a pseudo-handle and a NUL-terminated name.
+    let a = unsafe { libc::dlsym(handle, name.as_ptr()) } as usize;
+    if a == 0 || object_of(a).0 == own {
+        0
+    } else {
+        a
+    }
+}
+
+/// Route every request to the allocator found with `handle`.
+fn forward_to(handle: *mut c_void, own: usize) {
+    F_MALLOC.store(lookup(handle, c"malloc", own), Relaxed);
+    F_FREE.store(lookup(handle, c"free", own), Relaxed);
+    F_REALLOC.store(lookup(handle, c"realloc", own), Relaxed);
+    let mut m = lookup(handle, c"memalign", own);
+    if m == 0 {
+        m = lookup(handle, c"aligned_alloc", own);
+        F_ALIGNED_ALLOC.store(m != 0, Relaxed);
+    }
+    F_MEMALIGN.store(m, Relaxed);
+    F_USABLE.store(lookup(handle, c"malloc_usable_size", own), Relaxed);
+    FOREIGN.store(F_MALLOC.load(Relaxed) != 0, Release);
+}
+
+/// Whether a sanitizer runtime is among the loaded objects.
+fn sanitizer_loaded() -> bool {
+    extern "C" fn visit(info: *mut libc::dl_phdr_info, _: usize, _: *mut c_void) -> libc::c_int {
+        // SAFETY: the loader passes a valid dl_phdr_info for the call.
+        let name = unsafe { (*info).dlpi_name };
+        if name.is_null() {
+            return 0;
+        }
+        // SAFETY: dlpi_name is a NUL-terminated string owned by the loader.
+        let name = unsafe { core::ffi::CStr::from_ptr(name) }.to_bytes();
+        let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
+        const RUNTIMES: [&[u8]; 6] = [
+            b"libasan.so",
+            b"libtsan.so",
+            b"libmsan.so",
+            b"libhwasan.so",
+            b"liblsan.so",
+            b"libclang_rt.",
+        ];
+        RUNTIMES.iter().any(|r| base.starts_with(r)) as libc::c_int
+    }
+    // SAFETY: dl_iterate_phdr calls `visit` for each loaded object, under
+    // the loader's lock, without allocating.
+    unsafe { libc::dl_iterate_phdr(Some(visit), core::ptr::null_mut()) != 0 }
+}
+
+/// Decide whether zslab must step aside, and if so make every function in
+/// this module go to the allocator the program really uses. `preload` is
+/// the value of LD_PRELOAD. Called once, at the start of initialisation,
+/// before zslab has handed out any block.
+pub fn step_aside(preload: Option<&[u8]>) -> Option<Aside> {
+    let why = detect(preload);
+    ASIDE.store(why.is_some(), Release);
+    why
+}
+
+fn detect(preload: Option<&[u8]>) -> Option<Aside> {
+    if preload.is_some_and(|p| p.windows(9).any(|w| w == b"vgpreload")) {
+        // valgrind replaces glibc's malloc: forwarding to glibc reaches it.
+        return Some(Aside::Valgrind);
+    }
+    let own = own_object();
+    if own == 0 {
+        return None;
+    }
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name; malloc is
+    // always defined, so the lookup does not fail (and does not allocate).
+    let winner = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr()) } as usize;
+    if winner != 0 && object_of(winner).0 != own {
+        // By name: another allocator may define __libc_malloc too.
+        let (_, file) = object_of(winner);
+        let base = file.rsplit(|&c| c == b'/').next().unwrap_or(file);
+        if base.starts_with(b"libc.so") {
+            return Some(Aside::NotPreloaded);
+        }
+        forward_to(libc::RTLD_DEFAULT, own);
+        return Some(Aside::Allocator);
+    }
+    if sanitizer_loaded() {
+        // zslab comes first, so the sanitizer's entry points are the next
+        // definitions.
+        forward_to(libc::RTLD_NEXT, own);
+        return Some(Aside::Sanitizer);
+    }
+    None
 }

@@ -6,6 +6,7 @@
 //! libc).
 
 use crate::config::{self, Config, OnError};
+use crate::glibc::Aside;
 use crate::os::{self, Fault};
 use crate::sync::InitCell;
 use crate::{background, epoch, heap, huge, pages, pool, region};
@@ -66,6 +67,26 @@ fn init() -> bool {
     os::inject_failure(Fault::Madvise, c.fail_madvise.0);
     os::inject_failure(Fault::Thread, c.fail_thread as u64);
     if c.disable {
+        return false;
+    }
+    // (The unit tests drive zslab directly, with glibc as the program's
+    // malloc: nothing to step aside for.)
+    let aside = if cfg!(test) {
+        None
+    } else {
+        crate::glibc::step_aside(config::getenv(b"LD_PRELOAD"))
+    };
+    if let Some(why) = aside {
+        if c.log != config::LogLevel::Off {
+            os::Msg::new()
+                .s(match why {
+                    Aside::Valgrind => "zslab: running under valgrind: stepping aside, valgrind's allocator serves the program\n",
+                    Aside::Sanitizer => "zslab: a sanitizer runtime is loaded: stepping aside, its allocator serves the program\n",
+                    Aside::Allocator => "zslab: another allocator's malloc comes first: stepping aside, it serves the program\n",
+                    Aside::NotPreloaded => "zslab: loaded after glibc's malloc was bound (not preloaded): stepping aside, glibc serves the program\n",
+                })
+                .emit();
+        }
         return false;
     }
     if region::init(c.region.0 as usize, c.thp) == 0 {

@@ -207,8 +207,11 @@ pub fn write_fd(fd: i32, buf: &[u8]) -> bool {
     let mut ok = true;
     while off < buf.len() {
         let rest = buf.get(off..).unwrap_or(&[]);
+        // The raw system call, not libc's write: a sanitizer runtime that
+        // intercepts write may not have resolved the real one yet when
+        // zslab first speaks (during the runtime's own start-up).
         // SAFETY: rest is a valid slice for its length.
-        let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
+        let n = unsafe { libc::syscall(libc::SYS_write, fd, rest.as_ptr(), rest.len()) } as isize;
         if n > 0 {
             off += n as usize;
         } else if n < 0 && errno() == libc::EINTR {
