@@ -1,10 +1,30 @@
 # zslab: build, run, test, benchmark.
 #   make demo   build libzslab.so and run a real program (python3) under it,
 #               printing zslab's statistics at exit
-#   make test   everything CI runs: format/lint checks, unit tests, the C
-#               programs in preload-tests/ under LD_PRELOAD (API, threads,
-#               fork, double frees, epochs), every ZSLAB_* variable, and real
-#               programs (python3, git, sqlite3, perl, sort/awk)
+#   make test   everything CI runs, in this order:
+#                 lint               cargo fmt --check, clippy -D warnings
+#                 check-panic        no panic reachable from malloc & co. in
+#                                    the built library (objdump call graph)
+#                 unit               cargo test
+#                 preload            the C programs in preload-tests/ under
+#                                    LD_PRELOAD (API, threads, fork, double
+#                                    frees, epochs and epoch domains, large
+#                                    blocks, failure injection, memory return)
+#                 env-vars           every ZSLAB_* variable: defaults, forms,
+#                                    ranges, warnings, effects
+#                 example            examples/ with and without zslab
+#                 observability      live statistics: signal, interval,
+#                                    Prometheus (promtool, node_exporter),
+#                                    leak report, SIGTERM, failed writes
+#                 real-programs      python3, git, sqlite3, perl, sort/awk
+#                 memory-return      memory given back across program phases
+#                 limits             ulimit -v (RLIMIT_AS)
+#                 foreign-allocator  a -ljemalloc program, redis-server
+#                 coexistence        valgrind, ASan, jemalloc/mimalloc preloads
+#                 real-suites        CPython's regrtest and GLib's tests
+#                 install-test       make install/uninstall, pkg-config, the
+#                                    zslab command against live processes
+#               The scripts install what they need with apt-get.
 #   make bench  compare zslab with glibc, jemalloc, mimalloc and tcmalloc
 #   make install PREFIX=/usr/local   library (with its soname link), header,
 #               pkg-config file and the zslab command; DESTDIR stages it
@@ -15,7 +35,9 @@ CLI := target/release/zslab
 # The real interpreter, not a wrapper script (pyenv shims are bash).
 PY  ?= $(shell python3 -c "import sys; print(sys.executable)")
 
-.PHONY: all build demo test lint unit preload env-vars example real-programs install-test bench bench-quick clean install uninstall
+.PHONY: all build demo test lint check-panic unit preload env-vars example observability real-programs \
+	memory-return limits foreign-allocator coexistence real-suites install-test \
+	bench bench-quick clean install uninstall
 
 all: build
 
@@ -31,6 +53,10 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets --release -- -D warnings
 
+# No panic entry point reachable from the exported allocation functions.
+check-panic: build
+	python3 scripts/check-no-panic.py $(LIB)
+
 unit:
 	cargo test --release
 
@@ -40,22 +66,46 @@ preload: build
 env-vars: build
 	bash scripts/test-env-vars.sh $(LIB)
 
-# The instrumented example must run the same without zslab and with it.
+# The instrumented examples must run the same without zslab and with it.
 example: build
 	mkdir -p preload-tests/build
 	gcc -O2 -Wall -Werror -o preload-tests/build/epoch_phases examples/epoch_phases.c -ldl
 	out=$$(preload-tests/build/epoch_phases) && echo "$$out" | grep -q "absent: plain malloc"
 	out=$$(LD_PRELOAD=$(CURDIR)/$(LIB) preload-tests/build/epoch_phases) && echo "$$out" | grep -q "present: using epochs"
+	gcc -O2 -Wall -Werror -pthread -Iinclude -o preload-tests/build/domain_requests examples/domain_requests.c -ldl
+	out=$$(preload-tests/build/domain_requests) && echo "$$out" && echo "$$out" | grep -q "absent: plain malloc"
+	out=$$(LD_PRELOAD=$(CURDIR)/$(LIB) preload-tests/build/domain_requests) && echo "$$out" && \
+		echo "$$out" | grep -q "present: requests in epoch domains" && \
+		echo "$$out" | grep -q "1000 request domains opened and closed"
+
+observability: build
+	bash scripts/test-observability.sh $(LIB)
 
 real-programs: build
 	bash scripts/test-real-programs.sh $(LIB)
+
+memory-return: build
+	bash scripts/test-memory-return.sh $(LIB)
+
+limits: build
+	bash scripts/test-limits.sh $(LIB)
+
+foreign-allocator: build
+	bash scripts/test-foreign-allocator.sh $(LIB)
+
+coexistence: build
+	bash scripts/test-coexistence.sh $(LIB)
+
+real-suites: build
+	bash scripts/test-real-suites.sh $(LIB)
 
 # Install into a temporary prefix, build C programs against it with
 # pkg-config, and run the zslab command against real python3 processes.
 install-test: build
 	bash scripts/test-install.sh
 
-test: lint unit preload env-vars example real-programs install-test
+test: lint check-panic unit preload env-vars example observability real-programs memory-return \
+	limits foreign-allocator coexistence real-suites install-test
 
 # e.g. make bench BENCH_ARGS="--reps 9 --only churn_rss,larson"
 bench: build
