@@ -56,7 +56,7 @@ static SLOTS: [Slot; EPOCHS] = [SLOT; EPOCHS];
 static ADVANCE: SpinLock<()> = SpinLock::new(());
 /// Acquisitions of the advance lock (shared by every thread).
 pub static LOCKS: AtomicU64 = AtomicU64::new(0);
-/// Advances made since start (equals the era).
+/// Advances made since start.
 static ADVANCES: AtomicU64 = AtomicU64::new(0);
 
 /// Open epoch 0. Called once during initialisation.
@@ -95,12 +95,11 @@ pub fn advance() -> usize {
     LOCKS.fetch_add(1, Relaxed);
     let _g = ADVANCE.lock();
     let old = ERA.load(Relaxed);
-    let new = LAST.load(Relaxed) + 1;
-    LAST.store(new, Relaxed);
     let o = &SLOTS[index(old)];
     if o.era.load(Relaxed) == old {
         o.state.store(CLOSING, Release);
     }
+    let new = next_era();
     open_slot(new, b"");
     ADVANCES.fetch_add(1, Relaxed);
     ERA.store(new, SeqCst);
@@ -124,9 +123,23 @@ fn open_slot(new: u64, label: &[u8]) {
 pub fn open_domain(label: &[u8]) -> u64 {
     LOCKS.fetch_add(1, Relaxed);
     let _g = ADVANCE.lock();
-    let new = LAST.load(Relaxed) + 1;
-    LAST.store(new, Relaxed);
+    let new = next_era();
     open_slot(new, label);
+    new
+}
+
+/// The next era to open, under the advance lock: the first after the last
+/// one handed out whose ring slot is not in use (ACTIVE: the global
+/// current epoch, or an open domain's), so a new incarnation never takes
+/// over one that still receives objects. With every slot in use (fifteen
+/// domains open at once) the next slot is shared after all.
+fn next_era() -> u64 {
+    let last = LAST.load(Relaxed);
+    let new = (1..=EPOCHS as u64)
+        .map(|k| last + k)
+        .find(|&e| SLOTS[index(e)].state.load(Acquire) != ACTIVE)
+        .unwrap_or(last + 1);
+    LAST.store(new, Relaxed);
     new
 }
 

@@ -213,7 +213,8 @@ fn from_cache(n: usize) -> Option<(&'static SlabMeta, usize)> {
             rest.epoch.store(m.epoch.load(Relaxed), Relaxed);
             rest.owner.store(NO_OWNER, Relaxed);
             rest.state.store(State::HugeCached, Release);
-            c.list.push_back(rest, List::Free);
+            name_head_at_end(rest, len - n);
+            c.list.push_back(rest, List::HugeCache);
             c.bytes += (len - n) << SLAB_SHIFT;
             add(
                 &COUNTERS.huge_cached_bytes,
@@ -229,6 +230,13 @@ fn from_cache(n: usize) -> Option<(&'static SlabMeta, usize)> {
 /// Check that `p` is live block `head`'s address.
 fn check(head: &SlabMeta, p: usize) -> Result<(), FreeError> {
     if p != head.base.load(Relaxed) {
+        // A slab boundary inside a cached block: where a block merged into
+        // it began (or, rarely, a stray pointer into freed memory).
+        let base = head.base.load(Relaxed);
+        let end = base + ((head.span.load(Relaxed) as usize) << SLAB_SHIFT);
+        if head.state.get() == State::HugeCached && p > base && p < end && p % SLAB_SIZE == 0 {
+            return Err(FreeError::DoubleFree);
+        }
         return Err(FreeError::Invalid);
     }
     match head.state.load(Acquire) {
@@ -276,13 +284,14 @@ fn cache_push(head: &'static SlabMeta) {
         release(head);
         return;
     }
-    head.stamp.store(now, Relaxed);
     let mut out: [Option<&'static SlabMeta>; 8] = [None; 8];
     {
         let mut c = lock();
-        c.list.push_front(head, List::Free);
         c.bytes += len << SLAB_SHIFT;
         add(&COUNTERS.huge_cached_bytes, (len << SLAB_SHIFT) as i64);
+        let head = coalesce(&mut c, head);
+        head.stamp.store(now, Relaxed);
+        c.list.push_front(head, List::HugeCache);
         // Grown for a program that cycles through more than the base, but
         // never beyond what it has live in huge blocks: a cache as large as
         // the working set already lets every block be replaced without
@@ -305,6 +314,68 @@ fn cache_push(head: &'static SlabMeta) {
     }
     for m in out.into_iter().flatten() {
         release(m);
+    }
+}
+
+/// Merge freed block `head` (not on the list yet) with the cached blocks
+/// right after and right before it, so blocks split from one run become
+/// that run again once all are freed, and a later large request finds it.
+/// Returns the merged block's head. A block is merged only while it is on
+/// the cache list (`List::HugeCache`, under the cache lock): one freed but
+/// not yet pushed, or popped for reuse or release, is left alone. Blocks
+/// moved in with mremap (`band` set) stay separate: their range must be
+/// mapped afresh on release. The absorbed heads become interior slabs of
+/// the merged block; `setup` names the head again in every slab when the
+/// block is reused.
+fn coalesce(c: &mut Cache, mut head: &'static SlabMeta) -> &'static SlabMeta {
+    let mergeable = |m: &SlabMeta| {
+        m.state.get() == State::HugeCached
+            && m.list.get() == List::HugeCache
+            && m.band.load(Relaxed) == 0
+    };
+    if head.band.load(Relaxed) != 0 {
+        return head;
+    }
+    let idx = region::index_of(head);
+    let mut len = head.span.load(Relaxed) as usize;
+    // Following blocks.
+    while let Some(r) = region::meta(idx + len) {
+        if !mergeable(r) {
+            break;
+        }
+        c.list.unlink(r);
+        len += r.span.load(Relaxed) as usize;
+        r.head.store(idx as u32 + 1, Relaxed);
+        r.state.store(State::Interior, Release);
+    }
+    head.span.store(len as u32, Relaxed);
+    // The block before: its last slab names its head (or is it).
+    if let Some(prev) = idx.checked_sub(1).and_then(region::meta) {
+        let l = region::head_of(prev);
+        let lidx = region::index_of(l);
+        let llen = l.span.load(Relaxed) as usize;
+        if mergeable(l) && lidx + llen == idx {
+            c.list.unlink(l);
+            l.span.store((llen + len) as u32, Relaxed);
+            head.head.store(lidx as u32 + 1, Relaxed);
+            head.state.store(State::Interior, Release);
+            head = l;
+            len += llen;
+        }
+    }
+    name_head_at_end(head, len);
+    head
+}
+
+/// Make the last slab of cached block `head` (`len` slabs) name it, so the
+/// block after it finds it (see [`coalesce`]). Its other interior slabs may
+/// still name heads absorbed into it.
+fn name_head_at_end(head: &'static SlabMeta, len: usize) {
+    if len > 1
+        && let Some(last) = region::nth(head, len - 1)
+    {
+        last.head.store(region::link_of(head), Relaxed);
+        last.state.store(State::Interior, Release);
     }
 }
 

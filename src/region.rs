@@ -194,11 +194,20 @@ pub fn link_of(m: &SlabMeta) -> u32 {
 /// a head or a free slab).
 #[inline]
 pub fn head_of(m: &'static SlabMeta) -> &'static SlabMeta {
-    if m.state.get() == State::Interior {
-        link(m.head.load(Acquire)).unwrap_or(m)
-    } else {
-        m
+    // Live spans and blocks name their head directly. In a cached huge
+    // block merged from several, a slab may name a head that was absorbed
+    // in turn (an interior slab itself): follow a bounded chain.
+    let mut h = m;
+    for _ in 0..64 {
+        if h.state.get() != State::Interior {
+            return h;
+        }
+        match link(h.head.load(Acquire)) {
+            Some(n) if !core::ptr::eq(n, h) => h = n,
+            _ => return h,
+        }
     }
+    h
 }
 
 /// Metadata of the `k`-th slab of the span headed by `head`.

@@ -129,6 +129,8 @@ atomic_enum! {
         Retired = 4,
         /// An orphan offered for adoption.
         Adoptable = 5,
+        /// A freed huge block in the huge cache.
+        HugeCache = 6,
     }
 }
 

@@ -174,3 +174,40 @@ fn an_epoch_advance_moves_new_objects_to_new_slabs() {
     );
     new.into_iter().for_each(free);
 }
+
+#[test]
+fn freed_huge_blocks_merge_back_into_their_run() {
+    let _g = setup();
+    // Not while a phase end sends freed blocks straight back to the OS.
+    while crate::pool::drained_within(crate::os::now_coarse_ms(), 1000) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    crate::huge::purge_cache();
+    let a = malloc(24 << 20);
+    free(a);
+    // Best fit splits the cached run from its start.
+    let b: Vec<usize> = (0..3).map(|_| malloc(6 << 20)).collect();
+    assert_eq!(b, vec![a, a + (6 << 20), a + (12 << 20)]);
+    assert_eq!(crate::huge::cached_bytes(), 6 << 20);
+    // Freed in an order that merges right, then both ways.
+    free(b[1]);
+    free(b[0]);
+    free(b[2]);
+    assert_eq!(crate::huge::cached_bytes(), 24 << 20);
+    let again = malloc(24 << 20);
+    assert_eq!(again, a, "the whole run is one cached block again");
+    assert_eq!(crate::huge::cached_bytes(), 0);
+    // Every part of the merged run is named by its head again: an interior
+    // pointer is refused, the block itself frees.
+    let before = crate::counters::COUNTERS
+        .invalid_frees
+        .load(core::sync::atomic::Ordering::Relaxed);
+    free(a + (12 << 20));
+    assert_eq!(
+        crate::counters::COUNTERS
+            .invalid_frees
+            .load(core::sync::atomic::Ordering::Relaxed),
+        before + 1
+    );
+    free(a);
+}

@@ -314,7 +314,9 @@ impl Heap {
             List::Partial => l.partial[s.band.load(Relaxed) as usize % BANDS].unlink(s),
             List::Full => l.full.unlink(s),
             List::Retired => l.retired.unlink(s),
-            List::Current | List::Free | List::Adoptable => s.list.set(List::Free),
+            List::Current | List::Free | List::Adoptable | List::HugeCache => {
+                s.list.set(List::Free)
+            }
         }
     }
 

@@ -141,7 +141,7 @@ impl Heap {
                 l.retired.unlink(s);
                 l.retired.push_back(s, List::Retired);
             }
-            List::Free | List::Adoptable => return,
+            List::Free | List::Adoptable | List::HugeCache => return,
         }
         self.thinned(Some(s), first);
     }
