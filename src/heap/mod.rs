@@ -267,10 +267,10 @@ impl Heap {
             slow_calls: AtomicU64::new(0),
             allocs_at_tick: AtomicU64::new(0),
             drain: AtomicU32::new(0),
-            drain_limit: AtomicU32::new(DRAIN_BASE),
+            drain_limit: AtomicU32::new(0),
             drained_at: AtomicU64::new(0),
             drain_peak: AtomicU32::new(0),
-            purge_delay: AtomicU64::new(100),
+            purge_delay: AtomicU64::new(0),
             last_thrash: AtomicU64::new(0),
             window_at: AtomicU64::new(0),
             purged_pages: AtomicU64::new(0),
@@ -336,10 +336,19 @@ impl Heap {
         self.depth.store(0, Relaxed);
         self.last_active.store(os::now_coarse_ms(), Relaxed);
         self.drain.store(0, Relaxed);
-        self.drain_limit.store(DRAIN_BASE, Relaxed);
         self.drained_at.store(0, Relaxed);
-        self.purge_delay
-            .store(crate::pool::purge_delay_default().max(1), Relaxed);
+        // What the policy learned (a raised drain limit, a longer purge
+        // delay after thrashing) stays with a reused heap: a program whose
+        // short-lived threads each end in a burst of frees would otherwise
+        // give pages back and fault them in again in every thread. It
+        // relaxes after a calm period as usual.
+        if self.drain_limit.load(Relaxed) == 0 {
+            self.drain_limit.store(DRAIN_BASE, Relaxed);
+        }
+        if self.purge_delay.load(Relaxed) == 0 {
+            self.purge_delay
+                .store(crate::pool::purge_delay_default().max(1), Relaxed);
+        }
         let total: u64 = (0..NCLASS).map(|c| self.allocs(c)).sum();
         self.allocs_at_tick.store(total, Relaxed);
         self.live.store(true, SeqCst);

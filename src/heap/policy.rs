@@ -13,6 +13,10 @@
 //! free pages go back after the purge delay, unless it filled up again.
 //! Pages needed again soon after they went back (a batch workload, not a
 //! phase end) double both the limit and the delay; calm halves them back.
+//! What one heap learns is also a floor for every heap ([`SHARED`]): when
+//! short-lived threads each end in a burst of frees, one thread's heap
+//! gives pages back and the next thread's faults them in, and neither
+//! heap sees both halves.
 
 use super::{BANDS, DRAIN_BASE, DRAIN_MAX, Heap};
 use crate::counters::{COUNTERS, inc};
@@ -21,6 +25,7 @@ use crate::pages;
 use crate::pool;
 use crate::slab::{List, SlabMeta};
 use core::sync::atomic::Ordering::*;
+use core::sync::atomic::{AtomicU32, AtomicU64};
 
 /// Returned pages needed again within this many ms count as thrashing: a
 /// program that reuses memory that quickly is churning, not between phases
@@ -33,6 +38,68 @@ const MIN_BATCH_PAGES: u64 = 64;
 const CALM_MS: u64 = 5000;
 /// Ceiling of the adaptive purge delay.
 const MAX_DELAY_MS: u64 = 10_000;
+
+/// The process-wide half of the policy: pages given back and faulted in
+/// again by any heap in the current window, and floors under every heap's
+/// drain limit and purge delay (0: none). Updated with plain loads and
+/// stores: a lost update only delays the learning by a window.
+struct Shared {
+    window_at: AtomicU64,
+    purged: AtomicU64,
+    refaulted: AtomicU64,
+    limit: AtomicU32,
+    delay: AtomicU64,
+    last_thrash: AtomicU64,
+}
+
+static SHARED: Shared = Shared {
+    window_at: AtomicU64::new(0),
+    purged: AtomicU64::new(0),
+    refaulted: AtomicU64::new(0),
+    limit: AtomicU32::new(0),
+    delay: AtomicU64::new(0),
+    last_thrash: AtomicU64::new(0),
+};
+
+impl Shared {
+    fn window(&self, now: u64) {
+        if now.saturating_sub(self.window_at.load(Relaxed)) >= THRASH_WINDOW_MS {
+            self.window_at.store(now, Relaxed);
+            self.purged.store(0, Relaxed);
+            self.refaulted.store(0, Relaxed);
+        }
+    }
+
+    fn raise(&self, limit: u32, delay: u64, now: u64) {
+        self.last_thrash.store(now, Relaxed);
+        if limit > self.limit.load(Relaxed) {
+            self.limit.store(limit, Relaxed);
+        }
+        if delay > self.delay.load(Relaxed) {
+            self.delay.store(delay, Relaxed);
+        }
+    }
+
+    fn relax(&self, now: u64) {
+        if now.saturating_sub(self.last_thrash.load(Relaxed)) < CALM_MS {
+            return;
+        }
+        let l = self.limit.load(Relaxed);
+        let d = self.delay.load(Relaxed);
+        if l == 0 && d == 0 {
+            return;
+        }
+        self.limit
+            .store(if l / 2 > DRAIN_BASE { l / 2 } else { 0 }, Relaxed);
+        let base = pool::purge_delay_default().max(1);
+        self.delay
+            .store(if d / 2 > base { d / 2 } else { 0 }, Relaxed);
+        self.last_thrash.store(
+            now.saturating_sub(CALM_MS - THRASH_WINDOW_MS.min(CALM_MS)),
+            Relaxed,
+        );
+    }
+}
 
 /// The occupancy band of a span with `used` of `cap` objects: more than
 /// half, a quarter, an eighth used, or less.
@@ -73,9 +140,24 @@ impl Heap {
         next_mark(s.cap.load(Relaxed), s.used.load(Relaxed))
     }
 
+    /// The drain count at which this heap is draining: its own limit, or
+    /// what the heaps learned together if that is higher.
+    fn limit(&self) -> u32 {
+        self.drain_limit
+            .load(Relaxed)
+            .max(SHARED.limit.load(Relaxed))
+    }
+
+    /// How long a thinned-out span waits before its free pages go back.
+    fn delay(&self) -> u64 {
+        self.purge_delay
+            .load(Relaxed)
+            .max(SHARED.delay.load(Relaxed))
+    }
+
     /// Whether the heap is giving pages back as its frees happen.
     fn draining(&self) -> bool {
-        self.drain.load(Relaxed) >= self.drain_limit.load(Relaxed)
+        self.drain.load(Relaxed) >= self.limit()
     }
 
     /// A free brought span `s` (owned by this heap) to `used` objects, at
@@ -98,7 +180,7 @@ impl Heap {
                 if self.draining() {
                     self.purge_now(s);
                 } else {
-                    pool::queue_purge(s, os::now_coarse_ms() + self.purge_delay.load(Relaxed));
+                    pool::queue_purge(s, os::now_coarse_ms() + self.delay());
                 }
                 return;
             }
@@ -156,7 +238,7 @@ impl Heap {
             if d > self.drain_peak.load(Relaxed) {
                 self.drain_peak.store(d, Relaxed);
             }
-            let l = self.drain_limit.load(Relaxed);
+            let l = self.limit();
             // A phase ended (once per episode: a count hovering at the
             // limit does not repeat this): caches grown for churn shrink
             // back, and spans already waiting to give pages back do it now.
@@ -174,7 +256,7 @@ impl Heap {
         if self.draining() {
             self.purge_now(s);
         } else {
-            pool::queue_purge(s, now + self.purge_delay.load(Relaxed));
+            pool::queue_purge(s, now + self.delay());
         }
     }
 
@@ -183,11 +265,15 @@ impl Heap {
         s.lock.lock();
         let bytes = pages::purge_free(s);
         s.lock.unlock();
-        self.window(os::now_coarse_ms());
-        self.purged_pages.store(
-            self.purged_pages.load(Relaxed) + (bytes >> os::PAGE_SHIFT) as u64,
-            Relaxed,
-        );
+        let now = os::now_coarse_ms();
+        let pages = (bytes >> os::PAGE_SHIFT) as u64;
+        self.window(now);
+        self.purged_pages
+            .store(self.purged_pages.load(Relaxed) + pages, Relaxed);
+        SHARED.window(now);
+        SHARED
+            .purged
+            .store(SHARED.purged.load(Relaxed) + pages, Relaxed);
     }
 
     /// Start a new thrash window when the last one is over.
@@ -205,7 +291,7 @@ impl Heap {
     /// measured from there rather than from the top of the last one.
     pub(super) fn note_refill(&self) {
         let d = self.drain.load(Relaxed);
-        let l = self.drain_limit.load(Relaxed);
+        let l = self.limit();
         let d = if d >= l { l / 2 } else { d.saturating_sub(1) };
         self.drain.store(d, Relaxed);
         if d == 0 {
@@ -246,17 +332,40 @@ impl Heap {
                 Relaxed,
             );
         }
+        // The same judgement over every heap's purges: pages this heap
+        // faults in may have been given back by another (a thread that
+        // ended).
+        SHARED.window(now);
+        let shared_refaulted = SHARED.refaulted.load(Relaxed) + fresh as u64;
+        SHARED.refaulted.store(shared_refaulted, Relaxed);
+        let shared_purged = SHARED.purged.load(Relaxed);
+        let mut raise = 0;
+        if shared_purged >= MIN_BATCH_PAGES && shared_refaulted * 2 >= shared_purged {
+            SHARED.purged.store(0, Relaxed);
+            SHARED.refaulted.store(0, Relaxed);
+            raise = self
+                .limit()
+                .saturating_mul(2)
+                .max(self.drain_peak.load(Relaxed).saturating_mul(2))
+                .min(DRAIN_MAX);
+        }
         // A purge delay this short returns pages the program still uses.
         if now.saturating_sub(self.last_thrash.load(Relaxed)) >= THRASH_WINDOW_MS {
             self.last_thrash.store(now, Relaxed);
-            let d = self.purge_delay.load(Relaxed);
+            let d = self.delay();
             self.purge_delay
                 .store(d.saturating_mul(2).min(MAX_DELAY_MS), Relaxed);
         }
+        SHARED.raise(
+            raise.max(self.drain_limit.load(Relaxed)),
+            self.purge_delay.load(Relaxed),
+            now,
+        );
     }
 
     /// After a calm period, bring the limit and delay back down.
     pub(super) fn relax(&self, now: u64) {
+        SHARED.relax(now);
         if now.saturating_sub(self.last_thrash.load(Relaxed)) < CALM_MS
             || (self.drain_limit.load(Relaxed) <= DRAIN_BASE
                 && self.purge_delay.load(Relaxed) <= pool::purge_delay_default().max(1))
