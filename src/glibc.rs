@@ -317,8 +317,9 @@ pub unsafe fn pthread_create(
 /// Why zslab does not serve the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Aside {
-    /// valgrind's preload is present: valgrind replaces glibc's malloc and
-    /// checks every block, which it cannot do for zslab's.
+    /// A valgrind tool that replaces glibc's malloc (memcheck and the
+    /// like) is loaded: it checks every block, which it cannot do for
+    /// zslab's.
     Valgrind,
     /// A sanitizer runtime is loaded: it intercepts the malloc family and
     /// must see every block (zslab forwards to its entry points).
@@ -411,6 +412,17 @@ fn sanitizer_loaded() -> bool {
     unsafe { libc::dl_iterate_phdr(Some(visit), core::ptr::null_mut()) != 0 }
 }
 
+/// Whether `LD_PRELOAD` holds the preload of a valgrind tool that replaces
+/// malloc (memcheck, helgrind, drd, massif, dhat: `vgpreload_<tool>-…`).
+/// Tools that only watch (cachegrind, callgrind) load `vgpreload_core`
+/// alone, and zslab keeps serving, so it can be profiled with them.
+fn replacing_valgrind_tool(preload: &[u8]) -> bool {
+    preload
+        .split(|&c| c == b':' || c == b' ')
+        .map(|e| e.rsplit(|&c| c == b'/').next().unwrap_or(e))
+        .any(|name| name.starts_with(b"vgpreload_") && !name.starts_with(b"vgpreload_core"))
+}
+
 /// Decide whether zslab must step aside, and if so make every function in
 /// this module go to the allocator the program really uses. `preload` is
 /// the value of LD_PRELOAD. Called once, at the start of initialisation,
@@ -422,7 +434,7 @@ pub fn step_aside(preload: Option<&[u8]>) -> Option<Aside> {
 }
 
 fn detect(preload: Option<&[u8]>) -> Option<Aside> {
-    if preload.is_some_and(|p| p.windows(9).any(|w| w == b"vgpreload")) {
+    if preload.is_some_and(replacing_valgrind_tool) {
         // valgrind replaces glibc's malloc: forwarding to glibc reaches it.
         return Some(Aside::Valgrind);
     }
@@ -450,4 +462,23 @@ fn detect(preload: Option<&[u8]>) -> Option<Aside> {
         return Some(Aside::Sanitizer);
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replacing_valgrind_tool;
+
+    #[test]
+    fn only_valgrind_tools_that_replace_malloc_count() {
+        let lib = "/usr/libexec/valgrind";
+        let memcheck =
+            format!("{lib}/vgpreload_core-amd64-linux.so:{lib}/vgpreload_memcheck-amd64-linux.so");
+        assert!(replacing_valgrind_tool(memcheck.as_bytes()));
+        let massif = format!("{lib}/vgpreload_massif-amd64-linux.so /x/libzslab.so");
+        assert!(replacing_valgrind_tool(massif.as_bytes()));
+        let callgrind = format!("{lib}/vgpreload_core-amd64-linux.so:/x/libzslab.so");
+        assert!(!replacing_valgrind_tool(callgrind.as_bytes()));
+        assert!(!replacing_valgrind_tool(b"/x/libzslab.so"));
+        assert!(!replacing_valgrind_tool(b""));
+    }
 }

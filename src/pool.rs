@@ -450,6 +450,20 @@ const EMPTY_RING: SpinLock<Ring> = SpinLock::new(Ring {
 static QUEUE: [SpinLock<Ring>; SHARDS] = [EMPTY_RING; SHARDS];
 /// Entries waiting, over all shards.
 static QUEUED: AtomicU64 = AtomicU64::new(0);
+/// When each shard's oldest entry is due (u64::MAX: empty), written under
+/// the shard's lock: purge_due looks here first, so the heaps' periodic
+/// calls take no lock until something is due.
+static HEAD_DUE: [AtomicU64; SHARDS] = [const { AtomicU64::new(u64::MAX) }; SHARDS];
+
+/// Publish shard `i`'s head (its lock held).
+fn publish_head(i: usize, r: &Ring) {
+    let due = if r.len == 0 {
+        u64::MAX
+    } else {
+        r.e[r.head % RING].due
+    };
+    HEAD_DUE[i % SHARDS].store(due, Relaxed);
+}
 /// Default delay before a thinned-out span's free pages go back.
 static PURGE_MS: AtomicU64 = AtomicU64::new(100);
 
@@ -491,7 +505,8 @@ pub fn queue_purge(m: &'static SlabMeta, due: u64) {
         return;
     }
     let l = link_of(m);
-    let shard = &QUEUE[l as usize % SHARDS];
+    let si = l as usize % SHARDS;
+    let shard = &QUEUE[si];
     let mut overflow = None;
     {
         inc(&COUNTERS.lock_purge_queue);
@@ -509,6 +524,7 @@ pub fn queue_purge(m: &'static SlabMeta, due: u64) {
             due,
         };
         r.len += 1;
+        publish_head(si, &r);
     }
     QUEUED.fetch_add(1, Relaxed);
     BELL.ring();
@@ -524,8 +540,11 @@ pub fn purge_due(now: u64, all: bool) -> usize {
         return 0;
     }
     let mut returned = 0;
-    for shard in &QUEUE {
+    for (i, shard) in QUEUE.iter().enumerate() {
         loop {
+            if !all && HEAD_DUE[i].load(Relaxed) > now {
+                break;
+            }
             let e = {
                 let Some(mut r) = shard.try_lock() else { break };
                 inc(&COUNTERS.lock_purge_queue);
@@ -535,6 +554,7 @@ pub fn purge_due(now: u64, all: bool) -> usize {
                 let e = r.e[r.head % RING];
                 r.head = (r.head + 1) % RING;
                 r.len -= 1;
+                publish_head(i, &r);
                 e
             };
             QUEUED.fetch_sub(1, Relaxed);
