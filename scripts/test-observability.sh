@@ -27,7 +27,11 @@
 #   sigterm          a program killed by SIGTERM (left at its default action)
 #                    still leaves its ZSLAB_STATS_FILE, and still dies of
 #                    SIGTERM; one that handles SIGTERM itself keeps its own
-#                    handler (and writes the file at its normal exit);
+#                    handler (and writes the file at its normal exit); and
+#                    with ZSLAB_STATS, ZSLAB_STATS_FILE or ZSLAB_LEAKS set,
+#                    python3 sees its signals as it does without zslab
+#                    (SIGINT raises KeyboardInterrupt, getsignal(SIGTERM) is
+#                    SIG_DFL, saved handlers can be restored);
 #   write-failure    ZSLAB_STATS_FILE=/nonexistent/x.json: one warning with
 #                    the path and the reason, the program's exit status is
 #                    unchanged; the same for a live snapshot on the signal.
@@ -335,6 +339,47 @@ if wait_for "$tmp/own.ready" 10; then
         "exit status $rc" "$tmp/own.err"
 else
     bad "sigterm: python3 with a SIGTERM handler starts" "no ready file after 10 s" "$tmp/own.err"
+fi
+
+# The exit report's signal handlers must not change what the program sees:
+# python3 installs its KeyboardInterrupt handler only when SIGINT is at its
+# default action, and code that saves and restores a handler
+# (signal.signal(sig, signal.getsignal(sig))) fails on one it cannot name.
+cat >"$tmp/sigvis.py" <<'EOF'
+import os, signal, time
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+    h = signal.getsignal(s)
+    kind = {signal.SIG_DFL: "SIG_DFL", signal.SIG_IGN: "SIG_IGN", None: "foreign"}.get(h, "python")
+    print(signal.Signals(s).name, kind)
+    signal.signal(s, h)  # save and restore, as multiprocessing and pty code do
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(2)
+    print("no KeyboardInterrupt")
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+EOF
+# sigvis_ok RUN: the run saw python3's own SIGINT handler and SIGTERM at its
+# default, restored every handler and got its KeyboardInterrupt.
+sigvis_ok() {
+    [ "$(cat "$tmp/$1.rc")" = 0 ] && grep -qx 'SIGINT python' "$tmp/$1.out" &&
+        grep -qx 'SIGTERM SIG_DFL' "$tmp/$1.out" && grep -qx KeyboardInterrupt "$tmp/$1.out"
+}
+env "${zslab_unset[@]}" -u LD_PRELOAD "$py" "$tmp/sigvis.py" >"$tmp/sigvis0.out" 2>"$tmp/sigvis0.err"
+echo $? >"$tmp/sigvis0.rc"
+if ! sigvis_ok sigvis0; then
+    bad "sigterm: baseline: python3 without zslab sees its own signal handlers" \
+        "$(tr '\n' ';' <"$tmp/sigvis0.out")" "$tmp/sigvis0.err"
+else
+    i=0
+    for v in ZSLAB_STATS_FILE="$tmp/k.%p.json" ZSLAB_STATS=1 ZSLAB_LEAKS=1; do
+        i=$((i + 1))
+        env "${zslab_unset[@]}" LD_PRELOAD="$lib" "$v" "$py" "$tmp/sigvis.py" >"$tmp/sigvis$i.out" 2>"$tmp/sigvis$i.err"
+        echo $? >"$tmp/sigvis$i.rc"
+        check "sigterm: with ${v%%=*} set, python3 sees its signals as without zslab (SIGINT raises KeyboardInterrupt, handlers can be saved and restored)" \
+            "$(sigvis_ok "sigvis$i"; echo $?)" \
+            "exit $(cat "$tmp/sigvis$i.rc"); $(tr '\n' ';' <"$tmp/sigvis$i.out") $(grep -m1 Error "$tmp/sigvis$i.err")"
+    done
 fi
 
 # ---------------------------------------------------------- write-failure
