@@ -178,6 +178,21 @@ pub unsafe extern "C" fn malloc_info(options: c_int, fp: *mut libc::FILE) -> c_i
     unsafe { crate::capi::malloc_info_xml(fp) }
 }
 
+/// sigaction, wrapped: the termination-signal handlers zslab installs for
+/// its exit report read as the default action (see `report::sigaction`).
+///
+/// # Safety
+/// As sigaction.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub unsafe extern "C" fn sigaction(
+    sig: c_int,
+    act: *const libc::sigaction,
+    oact: *mut libc::sigaction,
+) -> c_int {
+    // SAFETY: the C caller's contract.
+    unsafe { crate::report::sigaction(sig, act, oact) }
+}
+
 /// pthread_create, wrapped: the program's own call is a place where no
 /// caller can be inside libc, so zslab starts its background thread here
 /// (once) when the program becomes multi-threaded. Otherwise forwarded

@@ -20,6 +20,11 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 
 unsafe extern "C" {
+    fn __sigaction(
+        sig: libc::c_int,
+        act: *const libc::sigaction,
+        oact: *mut libc::sigaction,
+    ) -> libc::c_int;
     fn __libc_malloc(size: usize) -> *mut c_void;
     fn __libc_realloc(p: *mut c_void, size: usize) -> *mut c_void;
     fn __libc_free(p: *mut c_void);
@@ -193,6 +198,7 @@ static MALLOPT: Sym = Sym::libc(c"mallopt");
 static STATS: Sym = Sym::libc(c"malloc_stats");
 static INFO: Sym = Sym::libc(c"malloc_info");
 static PTHREAD_CREATE: Sym = Sym::next(c"pthread_create");
+static SIGACTION: Sym = Sym::next(c"sigaction");
 
 /// Resolve every symbol now (from the constructor, outside any allocation).
 pub fn resolve_all() {
@@ -204,6 +210,7 @@ pub fn resolve_all() {
         &STATS,
         &INFO,
         &PTHREAD_CREATE,
+        &SIGACTION,
     ] {
         s.get();
     }
@@ -481,4 +488,30 @@ mod tests {
         assert!(!replacing_valgrind_tool(b"/x/libzslab.so"));
         assert!(!replacing_valgrind_tool(b""));
     }
+}
+
+/// The sigaction zslab wraps: the next definition in lookup order (another
+/// wrapper, or libc's), glibc's own before the constructor resolved it.
+///
+/// # Safety
+/// As sigaction: `act` null or valid, `oact` null or writable.
+pub unsafe fn sigaction(
+    sig: libc::c_int,
+    act: *const libc::sigaction,
+    oact: *mut libc::sigaction,
+) -> libc::c_int {
+    // Not Sym::get: this may run in a signal handler, where dlsym may not.
+    let f = SIGACTION.addr.load(Acquire);
+    if f == 0 {
+        // SAFETY: forwarded from the caller's contract.
+        return unsafe { __sigaction(sig, act, oact) };
+    }
+    // SAFETY: f is sigaction, whose signature this is.
+    let f: unsafe extern "C" fn(
+        libc::c_int,
+        *const libc::sigaction,
+        *mut libc::sigaction,
+    ) -> libc::c_int = unsafe { core::mem::transmute(f) };
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { f(sig, act, oact) }
 }

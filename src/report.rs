@@ -9,13 +9,14 @@
 //! log when stderr is closed.
 
 use crate::epoch::EPOCHS;
+use crate::glibc;
 use crate::heap;
 use crate::init::{config, enabled};
 use crate::os::{self, StackBuf};
 use crate::sizeclass::{NCLASS, class_size};
 use crate::stats::{self, ClassStats, EpochStats, FdWriter, GlobalStats, Snapshot};
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, AtomicI32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::Relaxed};
 
 /// A duplicate of stderr taken at start-up when reports are asked for:
 /// programs like `ls` close fd 2 in their own exit handlers, which run
@@ -55,16 +56,19 @@ extern "C" fn on_signal(sig: libc::c_int) {
     crate::pool::BELL.wake();
 }
 
+/// zslab's action for `sig`.
+fn our_action() -> libc::sigaction {
+    // SAFETY: a zeroed sigaction is valid.
+    let mut sa: libc::sigaction = unsafe { core::mem::zeroed() };
+    sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+    sa.sa_flags = libc::SA_RESTART;
+    sa
+}
+
 fn handle(sig: libc::c_int) {
-    // SAFETY: a zeroed sigaction is valid; the handler is an extern "C"
-    // function that only does async-signal-safe work.
-    unsafe {
-        let mut sa: libc::sigaction = core::mem::zeroed();
-        sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-        sa.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(sig, &sa, core::ptr::null_mut());
-    }
+    let sa = our_action();
+    // SAFETY: a valid action whose handler only does async-signal-safe work.
+    unsafe { glibc::sigaction(sig, &sa, core::ptr::null_mut()) };
 }
 
 /// Whether `sig` is at its default action (the program has not taken it).
@@ -72,8 +76,48 @@ fn at_default(sig: libc::c_int) -> bool {
     // SAFETY: querying the current action into a zeroed struct.
     unsafe {
         let mut old: libc::sigaction = core::mem::zeroed();
-        libc::sigaction(sig, core::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_DFL
+        glibc::sigaction(sig, core::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_DFL
     }
+}
+
+/// Termination signals zslab handles for its exit report (bit `sig`).
+static TAKEN: AtomicU64 = AtomicU64::new(0);
+
+fn taken(sig: libc::c_int) -> bool {
+    (0..64).contains(&sig) && TAKEN.load(Relaxed) & (1 << sig) != 0
+}
+
+/// The program's sigaction, with zslab's exit-report handlers invisible:
+/// they stand for the default action. A query of a signal zslab handles
+/// reads `SIG_DFL`, and setting `SIG_DFL` puts zslab's handler back (the
+/// default action, after the report); any other action replaces it as it
+/// would the default. So a program that checks whether a signal is at its
+/// default (python3 installs its SIGINT handler only then) or saves and
+/// restores handlers behaves as without zslab.
+///
+/// # Safety
+/// As sigaction: `act` null or valid, `oact` null or writable.
+pub unsafe fn sigaction(
+    sig: libc::c_int,
+    act: *const libc::sigaction,
+    oact: *mut libc::sigaction,
+) -> libc::c_int {
+    if !taken(sig) {
+        // SAFETY: forwarded from the caller's contract.
+        return unsafe { glibc::sigaction(sig, act, oact) };
+    }
+    let ours = our_action();
+    // SAFETY: act is null or valid (the caller's contract).
+    let default = !act.is_null() && unsafe { (*act).sa_sigaction } == libc::SIG_DFL;
+    let act = if default { &ours as *const _ } else { act };
+    // SAFETY: forwarded from the caller's contract (or our own action).
+    let r = unsafe { glibc::sigaction(sig, act, oact) };
+    // SAFETY: oact is null or writable, and was just filled in.
+    if r == 0 && !oact.is_null() && unsafe { (*oact).sa_sigaction } == ours.sa_sigaction {
+        // SAFETY: as above; a zeroed sigaction is SIG_DFL with no flags.
+        unsafe { *oact = core::mem::zeroed() };
+    }
+    r
 }
 
 /// Install the signal handlers (from the constructor): ZSLAB_STATS_SIGNAL,
@@ -92,6 +136,7 @@ pub fn install_signals() -> bool {
         for sig in TERM_SIGNALS {
             if at_default(sig) {
                 handle(sig);
+                TAKEN.fetch_or(1 << sig, Relaxed);
                 any = true;
             }
         }
@@ -109,7 +154,9 @@ pub fn tick(now: u64, next: Option<u64>) -> Option<u64> {
         // SAFETY: back to the default action, then the signal again: the
         // process ends as it would have without zslab.
         unsafe {
-            libc::signal(sig, libc::SIG_DFL);
+            TAKEN.fetch_and(!(1 << sig), Relaxed);
+            let dfl: libc::sigaction = core::mem::zeroed();
+            glibc::sigaction(sig, &dfl, core::ptr::null_mut());
             libc::kill(libc::getpid(), sig);
         }
     }
