@@ -471,25 +471,6 @@ fn detect(preload: Option<&[u8]>) -> Option<Aside> {
     None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::replacing_valgrind_tool;
-
-    #[test]
-    fn only_valgrind_tools_that_replace_malloc_count() {
-        let lib = "/usr/libexec/valgrind";
-        let memcheck =
-            format!("{lib}/vgpreload_core-amd64-linux.so:{lib}/vgpreload_memcheck-amd64-linux.so");
-        assert!(replacing_valgrind_tool(memcheck.as_bytes()));
-        let massif = format!("{lib}/vgpreload_massif-amd64-linux.so /x/libzslab.so");
-        assert!(replacing_valgrind_tool(massif.as_bytes()));
-        let callgrind = format!("{lib}/vgpreload_core-amd64-linux.so:/x/libzslab.so");
-        assert!(!replacing_valgrind_tool(callgrind.as_bytes()));
-        assert!(!replacing_valgrind_tool(b"/x/libzslab.so"));
-        assert!(!replacing_valgrind_tool(b""));
-    }
-}
-
 /// The sigaction zslab wraps: the next definition in lookup order (another
 /// wrapper, or libc's), glibc's own before the constructor resolved it.
 ///
@@ -514,4 +495,23 @@ pub unsafe fn sigaction(
     ) -> libc::c_int = unsafe { core::mem::transmute(f) };
     // SAFETY: forwarded from the caller's contract.
     unsafe { f(sig, act, oact) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replacing_valgrind_tool;
+
+    #[test]
+    fn only_valgrind_tools_that_replace_malloc_count() {
+        let lib = "/usr/libexec/valgrind";
+        let memcheck =
+            format!("{lib}/vgpreload_core-amd64-linux.so:{lib}/vgpreload_memcheck-amd64-linux.so");
+        assert!(replacing_valgrind_tool(memcheck.as_bytes()));
+        let massif = format!("{lib}/vgpreload_massif-amd64-linux.so /x/libzslab.so");
+        assert!(replacing_valgrind_tool(massif.as_bytes()));
+        let callgrind = format!("{lib}/vgpreload_core-amd64-linux.so:/x/libzslab.so");
+        assert!(!replacing_valgrind_tool(callgrind.as_bytes()));
+        assert!(!replacing_valgrind_tool(b"/x/libzslab.so"));
+        assert!(!replacing_valgrind_tool(b""));
+    }
 }
