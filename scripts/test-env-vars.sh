@@ -20,8 +20,9 @@
 #     signal are refused);
 #   - the effect of each variable, through real runs: reclamation policy and
 #     madvise counts, purge delay, hot cache size, huge-block cache, decay,
-#     background thread (when it starts, and that it can be turned off or
-#     made to fail), small/medium/huge split and the glibc fallback counter,
+#     background thread (when it starts, that it never keeps a process alive
+#     whose program threads have all exited, and that it can be turned off
+#     or made to fail), small/medium/huge split and the glibc fallback counter,
 #     region size at its edges, THP advice, automatic epochs, error policy,
 #     exit summary, statistics file (JSON), statistics signal and interval,
 #     leak report, log level, disable switch, mmap/madvise failure injection.
@@ -32,7 +33,7 @@
 # Usage: scripts/test-env-vars.sh [path/to/libzslab.so]
 # Prints PASS/FAIL per check (XFAIL for a known zslab bug, which does not
 # fail the run; XPASS when it is fixed) and exits non-zero if any check
-# failed. Takes about 15 s.
+# failed. Takes about 20 s.
 
 set -u
 
@@ -89,6 +90,7 @@ cat >"$tmp/probe.c" <<'EOF'
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "zslab.h"
@@ -208,6 +210,45 @@ static void *sleeper(void *arg)
 
 static void *nothing(void *arg) { return arg; }
 
+/* A worker that outlives main (which calls pthread_exit). */
+static void *late_worker(void *arg)
+{
+    traffic(1000);
+    usleep(200000);
+    printf("worker done\n");
+    fflush(stdout);
+    return arg;
+}
+
+/* Fork from a thread that is not main; in the child that thread is the
+ * only one, and returning from it ends the child. */
+static void *forking_thread(void *arg)
+{
+    traffic(1000);
+    pid_t pid = fork();
+    if (pid == 0) {
+        traffic(1000);
+        return NULL;
+    }
+    /* Wait up to 5 s; a child still there is killed (SIGKILL: it may
+     * have no thread left that takes other signals), not left behind. */
+    int st = -1;
+    double t0 = now();
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+        if (now() - t0 > 5) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            printf("child_status=hung\n");
+            fflush(stdout);
+            return arg;
+        }
+        usleep(10000);
+    }
+    printf("child_status=%d\n", st);
+    fflush(stdout);
+    return arg;
+}
+
 /* The path template with %p replaced by our pid. */
 static void expand(char *out, size_t len, const char *tmpl)
 {
@@ -285,6 +326,19 @@ int main(int argc, char **argv)
         usleep(600000);
         dump("b_");
         if (write(fd[1], "x", 1) < 0) {}
+        pthread_join(t, NULL);
+    } else if (!strcmp(mode, "pthread_exit")) {
+        /* main leaves with pthread_exit: the process ends when the worker
+         * returns, as without zslab. */
+        pthread_t t;
+        traffic(1000);
+        if (pthread_create(&t, NULL, late_worker, NULL)) return 3;
+        fflush(stdout);
+        pthread_exit(NULL);
+    } else if (!strcmp(mode, "fork_thread")) {
+        pthread_t t;
+        traffic(1000);
+        if (pthread_create(&t, NULL, forking_thread, NULL)) return 3;
         pthread_join(t, NULL);
     } else if (!strcmp(mode, "bgthread")) {
         /* No C API call before the counts: only zslab's own rules (the
@@ -445,6 +499,22 @@ run() {
     local pid
     pid=$(sed -n 's/^pid=//p' "$tmp/$name.out" | head -n1)
     [ -n "$pid" ] && rm -f "/tmp/zslab.$pid.json"
+}
+# run_limited SECS NAME [VAR=value...] -- [probe args...]: run, killed with
+# SIGKILL after SECS (exit status 137).
+run_limited() {
+    local secs=$1
+    shift
+    local name=$1
+    shift
+    local vars=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do vars+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    {
+        env "${zslab_unset[@]}" LD_PRELOAD="$lib" "${vars[@]}" timeout -s KILL "$secs" "$tmp/probe" "$@" \
+            >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
+        echo $? >"$tmp/$name.rc"
+    } 2>/dev/null
 }
 out() { sed -n "s/^$2=//p" "$tmp/$1.out" | head -n1; }     # out RUN KEY
 rc()  { cat "$tmp/$1.rc"; }
@@ -964,6 +1034,27 @@ run bgt_off ZSLAB_BACKGROUND=off -- bgthread
 check "BACKGROUND=off: no zslab-bg thread even in a multi-threaded program" \
     "$([ "$(out bgt_off tasks_single)" = 1 ] && [ "$(out bgt_off bg_threaded)" = 0 ] \
        && [ "$(out bgt_off background_thread)" = 0 ]; echo $?)" "" "$tmp/bgt_off.out"
+
+# The background thread must never keep a process alive: glibc ends the
+# process when its last thread exits (main may leave with pthread_exit; in
+# a child forked by another thread, that thread is the child's only one).
+run_limited 10 pexit -- pthread_exit
+check "BACKGROUND=on: a program whose main thread calls pthread_exit ends when its worker returns" \
+    "$([ "$(rc pexit)" = 0 ] && grep -qx 'worker done' "$tmp/pexit.out"; echo $?)" \
+    "exit $(rc pexit) (137: still running after 10 s, killed)" "$tmp/pexit.out"
+run_limited 10 pexit_off ZSLAB_BACKGROUND=off -- pthread_exit
+check "BACKGROUND=off: the same program ends (the check's baseline)" \
+    "$([ "$(rc pexit_off)" = 0 ] && grep -qx 'worker done' "$tmp/pexit_off.out"; echo $?)" \
+    "exit $(rc pexit_off)" "$tmp/pexit_off.out"
+run_limited 20 forkthr -- fork_thread
+check "BACKGROUND=on: a child forked by a non-main thread ends when that thread returns" \
+    "$([ "$(rc forkthr)" = 0 ] && [ "$(out forkthr child_status)" = 0 ]; echo $?)" \
+    "exit $(rc forkthr), child status $(out forkthr child_status) (hung: still running after 5 s, killed)" \
+    "$tmp/forkthr.out"
+run_limited 20 forkthr_off ZSLAB_BACKGROUND=off -- fork_thread
+check "BACKGROUND=off: the same child ends (the check's baseline)" \
+    "$([ "$(rc forkthr_off)" = 0 ] && [ "$(out forkthr_off child_status)" = 0 ]; echo $?)" \
+    "exit $(rc forkthr_off), child status $(out forkthr_off child_status)" "$tmp/forkthr_off.out"
 
 # ZSLAB_FAIL_THREAD / ZSLAB_FAIL_MMAP / ZSLAB_FAIL_MADVISE (failure injection)
 run fth ZSLAB_FAIL_THREAD=1 -- bgthread
