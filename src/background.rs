@@ -11,10 +11,13 @@
 //! stdio locking for those, and `unshare(CLONE_NEWUSER)` requires it) and
 //! returns memory from its own allocation paths instead. The thread never
 //! allocates, blocks every signal, sleeps on a futex while nothing is due,
-//! and is started again in a fork child when needed.
+//! and is started again in a fork child when needed. It never keeps a
+//! process alive: it is not started by the last thread of a process, and it
+//! ends when it finds itself alone (the program's last thread left with
+//! `pthread_exit`, which ends a process only once no thread is left).
 
 use crate::{heap, huge, os, pool};
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
 
 /// Work a higher layer adds to each pass (statistics dumps): called with the
 /// time and the next time it asked for, returns the next time it wants.
@@ -41,6 +44,28 @@ static RUNNING: AtomicBool = AtomicBool::new(false);
 const TICK_MS: u64 = 25;
 /// Sleep while nothing is (work queued meanwhile rings `pool::BELL`).
 const IDLE_MS: u64 = 1000;
+
+/// A thread of the program is exiting: the thread checks whether it is
+/// left alone, several times in the next moments (the exiting thread is
+/// still counted while its destructors run).
+static EXITS: AtomicU32 = AtomicU32::new(0);
+/// Checks of the thread count after an exit, and the pause between them.
+const EXIT_CHECKS: u32 = 20;
+const EXIT_CHECK_MS: u64 = 5;
+
+/// A thread of the program is exiting (from its key destructor): start the
+/// thread unless the exiting one is the last (the process is ending), and
+/// have a running one look whether it is alone.
+pub fn thread_exiting() {
+    if RUNNING.load(Relaxed) {
+        EXITS.store(EXIT_CHECKS, Relaxed);
+        pool::BELL.wake();
+        return;
+    }
+    if os::thread_count().is_some_and(|n| n > 1) {
+        maybe_start();
+    }
+}
 
 /// Start the thread if it is enabled and not running. Call only where no
 /// caller can hold a libc lock (see the module comment).
@@ -88,8 +113,24 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
         libc::prctl(libc::PR_SET_NAME, c"zslab-bg".as_ptr());
     }
     let mut next_hook: Option<u64> = None;
+    let mut last_count_check = 0;
     loop {
         let now = os::now_coarse_ms();
+        // Alone: the program's threads are gone (its main thread left with
+        // pthread_exit). Ending here ends the process, as the last of its
+        // threads would have (exit status 0). Checked after each thread
+        // exit, and every few seconds for threads that exit unseen.
+        let exits = EXITS.load(Relaxed);
+        if exits > 0 || now.saturating_sub(last_count_check) >= 4 * IDLE_MS {
+            last_count_check = now;
+            if os::alone() {
+                RUNNING.store(false, Relaxed);
+                return core::ptr::null_mut();
+            }
+            if exits > 0 {
+                EXITS.store(exits - 1, Relaxed);
+            }
+        }
         let h = HOOK.load(Acquire);
         if h != 0 {
             // SAFETY: HOOK only ever holds a `Hook` set by `set_hook`.
@@ -105,7 +146,9 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
             || huge::cached_bytes() > 0
             || heap::help_wanted();
         let until_hook = next_hook.map_or(u64::MAX, |t| t.saturating_sub(now).max(1));
-        if pending {
+        if EXITS.load(Relaxed) > 0 {
+            pool::BELL.wait(EXIT_CHECK_MS, false);
+        } else if pending {
             pool::BELL.wait(TICK_MS.min(until_hook), false);
         } else {
             pool::BELL.wait(IDLE_MS.min(until_hook), true);
@@ -117,6 +160,7 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
 pub fn after_fork_child() {
     STARTED.store(false, Relaxed);
     RUNNING.store(false, Relaxed);
+    EXITS.store(0, Relaxed);
 }
 
 /// Whether the thread runs in this process.

@@ -59,7 +59,15 @@ impl Value for Signal {
             b"winch" => libc::SIGWINCH,
             _ => {
                 let n = parse_number(s, false)?;
-                if n == 0 || n > 64 || n == libc::SIGKILL as u64 || n == libc::SIGSTOP as u64 {
+                // KILL and STOP cannot be caught; 32 and 33 are glibc's
+                // own (its sigaction refuses them).
+                if n == 0
+                    || n > 64
+                    || n == libc::SIGKILL as u64
+                    || n == libc::SIGSTOP as u64
+                    || n == 32
+                    || n == 33
+                {
                     return None;
                 }
                 n as i32
@@ -67,7 +75,7 @@ impl Value for Signal {
         }))
     }
     fn form() -> &'static str {
-        "off, USR1, USR2, HUP, WINCH (with or without SIG) or a signal number 1-64"
+        "off, USR1, USR2, HUP, WINCH (with or without SIG) or a signal number 1-64 (not KILL, STOP, 32, 33)"
     }
     fn show(&self, out: &mut StackBuf<512>) {
         let _ = match self.0 {

@@ -138,7 +138,7 @@ pub fn register_thread_exit(h: usize) {
 /// destructors holding none of its locks.
 extern "C" fn thread_exit(arg: *mut libc::c_void) {
     heap::thread_exit(arg as usize);
-    background::maybe_start();
+    background::thread_exiting();
 }
 
 /// The calling thread's heap, creating it on first use. `None` when zslab

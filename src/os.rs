@@ -404,6 +404,108 @@ fn statm_field(k: usize) -> u64 {
     pages * PAGE as u64
 }
 
+/// Threads in this process, from /proc/self/stat (`None` if it cannot be
+/// read). Allocates nothing.
+pub fn thread_count() -> Option<u64> {
+    let mut buf = [0u8; 1024];
+    // SAFETY: the path is a NUL-terminated literal.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/stat".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: buf is writable for its length; fd is ours and closed below.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    // SAFETY: fd was opened above.
+    unsafe { libc::close(fd) };
+    let text = buf.get(..usize::try_from(n).ok()?)?;
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses,
+    // so count from the last ')'; num_threads is field 20, the 18th after.
+    let close = text.iter().rposition(|&c| c == b')')?;
+    let field = text.get(close + 2..)?.split(|&c| c == b' ').nth(17)?;
+    let v = parse_u64(field);
+    (v > 0).then_some(v)
+}
+
+/// Whether the calling thread is the only live one in the process. A main
+/// thread that left with `pthread_exit` stays as a zombie (still counted in
+/// /proc/self/stat) until the process ends, so with two threads counted the
+/// states are read. `false` when /proc cannot be read.
+pub fn alone() -> bool {
+    match thread_count() {
+        Some(1) => true,
+        Some(2) => live_tasks() == Some(1),
+        _ => false,
+    }
+}
+
+/// Threads of this process that are not zombies (/proc/self/task).
+fn live_tasks() -> Option<u64> {
+    // SAFETY: the path is a NUL-terminated literal.
+    let dir = unsafe {
+        libc::open(
+            c"/proc/self/task".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if dir < 0 {
+        return None;
+    }
+    let mut live = 0;
+    let mut buf = [0u8; 2048];
+    let ok = loop {
+        // SAFETY: buf is writable for its length; dir is ours.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, dir, buf.as_mut_ptr(), buf.len()) };
+        if n <= 0 {
+            break n == 0;
+        }
+        let mut off = 0usize;
+        while off + 19 < n as usize {
+            // linux_dirent64: ino u64, off i64, reclen u16, type u8, name.
+            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+            if reclen == 0 {
+                break;
+            }
+            let name = buf.get(off + 19..off + reclen).unwrap_or(&[]);
+            let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
+            if !name.is_empty() && name.iter().all(u8::is_ascii_digit) {
+                let mut path = StackBuf::<64>::new();
+                path.s("/proc/self/task/");
+                path.push_bytes(name);
+                path.s("/stat\0");
+                if task_state(path.as_bytes()).is_some_and(|c| c != b'Z' && c != b'X') {
+                    live += 1;
+                }
+            }
+            off += reclen;
+        }
+    };
+    // SAFETY: dir was opened above.
+    unsafe { libc::close(dir) };
+    ok.then_some(live)
+}
+
+/// The state letter in a task's stat file (`path` NUL-terminated).
+fn task_state(path: &[u8]) -> Option<u8> {
+    let mut buf = [0u8; 512];
+    // SAFETY: path is NUL-terminated (the caller's).
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: buf is writable for its length; fd is ours and closed below.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    // SAFETY: fd was opened above.
+    unsafe { libc::close(fd) };
+    let text = buf.get(..usize::try_from(n).ok()?)?;
+    let close = text.iter().rposition(|&c| c == b')')?;
+    text.get(close + 2).copied()
+}
+
 fn parse_u64(s: &[u8]) -> u64 {
     let mut v = 0u64;
     for &c in s {
