@@ -365,7 +365,11 @@ sigvis_ok() {
     [ "$(cat "$tmp/$1.rc")" = 0 ] && grep -qx 'SIGINT python' "$tmp/$1.out" &&
         grep -qx 'SIGTERM SIG_DFL' "$tmp/$1.out" && grep -qx KeyboardInterrupt "$tmp/$1.out"
 }
-env "${zslab_unset[@]}" -u LD_PRELOAD "$py" "$tmp/sigvis.py" >"$tmp/sigvis0.out" 2>"$tmp/sigvis0.err"
+# (--default-signal: a shell runs background jobs with SIGINT and SIGQUIT
+# ignored, and nohup ignores SIGHUP; python3 must start with them at their
+# default actions, as from a terminal.)
+env --default-signal=INT,QUIT,HUP,TERM "${zslab_unset[@]}" -u LD_PRELOAD "$py" "$tmp/sigvis.py" \
+    >"$tmp/sigvis0.out" 2>"$tmp/sigvis0.err"
 echo $? >"$tmp/sigvis0.rc"
 if ! sigvis_ok sigvis0; then
     bad "sigterm: baseline: python3 without zslab sees its own signal handlers" \
@@ -374,7 +378,8 @@ else
     i=0
     for v in ZSLAB_STATS_FILE="$tmp/k.%p.json" ZSLAB_STATS=1 ZSLAB_LEAKS=1; do
         i=$((i + 1))
-        env "${zslab_unset[@]}" LD_PRELOAD="$lib" "$v" "$py" "$tmp/sigvis.py" >"$tmp/sigvis$i.out" 2>"$tmp/sigvis$i.err"
+        env --default-signal=INT,QUIT,HUP,TERM "${zslab_unset[@]}" LD_PRELOAD="$lib" "$v" "$py" "$tmp/sigvis.py" \
+            >"$tmp/sigvis$i.out" 2>"$tmp/sigvis$i.err"
         echo $? >"$tmp/sigvis$i.rc"
         check "sigterm: with ${v%%=*} set, python3 sees its signals as without zslab (SIGINT raises KeyboardInterrupt, handlers can be saved and restored)" \
             "$(sigvis_ok "sigvis$i"; echo $?)" \
