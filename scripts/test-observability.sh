@@ -26,7 +26,9 @@
 #                    with their object counts;
 #   sigterm          a program killed by SIGTERM (left at its default action)
 #                    still leaves its ZSLAB_STATS_FILE, and still dies of
-#                    SIGTERM; one that handles SIGTERM itself keeps its own
+#                    SIGTERM, also where zslab's background thread does not
+#                    run (ZSLAB_BACKGROUND=off; a fork child);
+#                    one that handles SIGTERM itself keeps its own
 #                    handler (and writes the file at its normal exit); and
 #                    with ZSLAB_STATS, ZSLAB_STATS_FILE or ZSLAB_LEAKS set,
 #                    python3 sees its signals as it does without zslab
@@ -318,6 +320,50 @@ if start_py term "ZSLAB_STATS_FILE=$tmp/t.%p.json"; then
 else
     bad "sigterm: python3 starts under zslab" "no ready file after 10 s" "$tmp/term.err"
 fi
+# The exit report on SIGTERM must also work where the background thread
+# does not run: with ZSLAB_BACKGROUND=off, and in a fork child (the thread
+# does not survive fork). A SIGTERM that is caught but never acted upon
+# leaves a process that only SIGKILL ends.
+env "${zslab_unset[@]}" LD_PRELOAD="$lib" ZSLAB_BACKGROUND=off "ZSLAB_STATS_FILE=$tmp/bgoff.%p.json" \
+    sleep 30 >/dev/null 2>"$tmp/bgoff.err" &
+pid=$!
+bg_pids+=("$pid")
+sleep 0.5
+kill -TERM "$pid"
+for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    bad "sigterm: with ZSLAB_BACKGROUND=off, SIGTERM still ends the program and leaves its file" \
+        "still running 3 s after SIGTERM (killed with SIGKILL)" "$tmp/bgoff.err"
+else
+    wait "$pid" 2>/dev/null
+    rc=$?
+    check "sigterm: with ZSLAB_BACKGROUND=off, SIGTERM still ends the program and leaves its file" \
+        "$([ $rc = 143 ] && [ -s "$tmp/bgoff.$pid.json" ]; echo $?)" "exit status $rc" "$tmp/bgoff.err"
+fi
+env "${zslab_unset[@]}" LD_PRELOAD="$lib" PYTHONMALLOC=malloc "ZSLAB_STATS_FILE=$tmp/fk.%p.json" "$py" -c '
+import os, signal, sys, time
+pid = os.fork()
+if pid == 0:
+    time.sleep(30)
+    os._exit(0)
+time.sleep(0.5)
+os.kill(pid, signal.SIGTERM)
+t0 = time.time()
+while time.time() - t0 < 3:
+    r, st = os.waitpid(pid, os.WNOHANG)
+    if r:
+        print("child", pid, "status", st)
+        sys.exit(0)
+    time.sleep(0.05)
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+print("child", pid, "survived SIGTERM")' >"$tmp/forkterm.out" 2>"$tmp/forkterm.err"
+read -r _ cpid _ cst <"$tmp/forkterm.out"
+check "sigterm: a fork child (no background thread) still dies of SIGTERM and leaves its file" \
+    "$([ "$cst" = 15 ] && [ -s "$tmp/fk.$cpid.json" ]; echo $?)" "$(cat "$tmp/forkterm.out")" "$tmp/forkterm.err"
+
 rm -f "$tmp/own.ready"
 env "${zslab_unset[@]}" LD_PRELOAD="$lib" PYTHONMALLOC=malloc "ZSLAB_STATS_FILE=$tmp/own.%p.json" "$py" -c '
 import signal, sys, time
@@ -365,7 +411,11 @@ sigvis_ok() {
     [ "$(cat "$tmp/$1.rc")" = 0 ] && grep -qx 'SIGINT python' "$tmp/$1.out" &&
         grep -qx 'SIGTERM SIG_DFL' "$tmp/$1.out" && grep -qx KeyboardInterrupt "$tmp/$1.out"
 }
-env "${zslab_unset[@]}" -u LD_PRELOAD "$py" "$tmp/sigvis.py" >"$tmp/sigvis0.out" 2>"$tmp/sigvis0.err"
+# (--default-signal: a shell runs background jobs with SIGINT and SIGQUIT
+# ignored, and nohup ignores SIGHUP; python3 must start with them at their
+# default actions, as from a terminal.)
+env --default-signal=INT,QUIT,HUP,TERM "${zslab_unset[@]}" -u LD_PRELOAD "$py" "$tmp/sigvis.py" \
+    >"$tmp/sigvis0.out" 2>"$tmp/sigvis0.err"
 echo $? >"$tmp/sigvis0.rc"
 if ! sigvis_ok sigvis0; then
     bad "sigterm: baseline: python3 without zslab sees its own signal handlers" \
@@ -374,7 +424,8 @@ else
     i=0
     for v in ZSLAB_STATS_FILE="$tmp/k.%p.json" ZSLAB_STATS=1 ZSLAB_LEAKS=1; do
         i=$((i + 1))
-        env "${zslab_unset[@]}" LD_PRELOAD="$lib" "$v" "$py" "$tmp/sigvis.py" >"$tmp/sigvis$i.out" 2>"$tmp/sigvis$i.err"
+        env --default-signal=INT,QUIT,HUP,TERM "${zslab_unset[@]}" LD_PRELOAD="$lib" "$v" "$py" "$tmp/sigvis.py" \
+            >"$tmp/sigvis$i.out" 2>"$tmp/sigvis$i.err"
         echo $? >"$tmp/sigvis$i.rc"
         check "sigterm: with ${v%%=*} set, python3 sees its signals as without zslab (SIGINT raises KeyboardInterrupt, handlers can be saved and restored)" \
             "$(sigvis_ok "sigvis$i"; echo $?)" \
