@@ -174,7 +174,15 @@ pub fn set_label(i: usize, label: &[u8]) {
 
 /// Copy of slot `i`'s label.
 pub fn label(i: usize) -> [u8; LABEL_LEN] {
-    *SLOTS[i].label.lock()
+    // Bounded: the exit report may read labels from a signal handler that
+    // interrupted a label update on its own thread. Empty after that.
+    for _ in 0..1000 {
+        if let Some(l) = SLOTS[i].label.try_lock() {
+            return *l;
+        }
+        core::hint::spin_loop();
+    }
+    [0; LABEL_LEN]
 }
 
 /// Advances since start.

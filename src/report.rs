@@ -50,6 +50,25 @@ extern "C" fn on_signal(sig: libc::c_int) {
     // might hold.
     if sig == config().stats_signal.0 {
         REQUESTED.store(true, Relaxed);
+    } else if !crate::background::started() {
+        // No thread to write the report (ZSLAB_BACKGROUND=off, a fork
+        // child, a thread that could not start): written here, from what
+        // can be read safely in a handler (the calling thread's own
+        // pending frees are not folded in), then the signal takes its
+        // course.
+        if enabled() {
+            write_reports();
+        }
+        // SAFETY: sigaction and raise are async-signal-safe; the signal is
+        // blocked in its handler, so it is delivered, with the default
+        // action, as the handler returns.
+        unsafe {
+            TAKEN.fetch_and(!(1 << sig), Relaxed);
+            let dfl: libc::sigaction = core::mem::zeroed();
+            glibc::sigaction(sig, &dfl, core::ptr::null_mut());
+            libc::raise(sig);
+        }
+        return;
     } else {
         TERMINATING.store(sig, Relaxed);
     }
@@ -285,6 +304,14 @@ pub fn exit_report() {
         return;
     }
     heap::drain_current();
+    write_reports();
+}
+
+/// The reports of the exit report, from a snapshot taken now. Reads
+/// atomics only (labels with a bounded try-lock), writes with system
+/// calls and allocates nothing: safe in a signal handler.
+fn write_reports() {
+    let c = config();
     let s = stats::snapshot();
     if c.stats {
         let mut w = FdWriter::new(stderr_fd());
