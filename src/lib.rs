@@ -8,12 +8,9 @@
 //! of the program ends its spans empty together; pages without a live
 //! object go back to the OS when a phase ends or after a short delay.
 //!
-//! Layers, lowest first (a module only uses the ones above it in this list;
-//! docs/design.md has the table):
-//! `os`, `sync` → `sizeclass`, `config`, `tls` → `slab` → `region` →
-//! `list`, `counters`, `epoch` → `diag`, `pages` → `pool` → `huge` →
-//! `heap` → `background` → `init` → `alloc`, `glibc` → `stats`, `log` →
-//! `global`, `capi` → `api` (the C ABI).
+//! The modules are layered: each uses only the layers below it. The table
+//! is in docs/design.md ("Layers"), and `scripts/check-layers.py` (part of
+//! `make lint`) checks the `use` lines against it.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
