@@ -22,7 +22,7 @@ use crate::region::{self, link, link_of};
 use crate::sizeclass::{NCLASS, SLAB_SIZE, span_bytes, span_slabs};
 use crate::slab::{List, NO_OWNER, SlabMeta, State};
 use crate::sync::{Doorbell, RawLock, SpinLock};
-use core::sync::atomic::{AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 
 /// Rung when work that waits for time to pass is queued (the background
 /// thread, if any, sleeps on it).
@@ -81,6 +81,17 @@ fn thrash_window_ms() -> u64 {
     }
 }
 
+/// Per class: whether its cache bound is raised above the base (written
+/// under the class lock). With the class's cached-span count, it lets the
+/// periodic passes (decay, phase-end trims) skip, without locking, the
+/// classes with nothing cached and nothing to shrink: most of them.
+static RAISED: [AtomicBool; NCLASS] = [const { AtomicBool::new(false) }; NCLASS];
+
+/// Whether `class` has spans in its cache (a hint: read without the lock).
+fn has_cached(class: usize) -> bool {
+    counters::class(class).cached_spans.load(Relaxed) > 0
+}
+
 fn class_pool(class: usize) -> crate::sync::SpinGuard<'static, ClassPool> {
     inc(&COUNTERS.lock_class_pool);
     CLASSES[class % NCLASS].lock()
@@ -106,6 +117,7 @@ pub fn cache_pop(class: usize) -> Option<&'static SlabMeta> {
                 && os::now_coarse_ms().saturating_sub(p.last_overflow) <= thrash_window_ms()
             {
                 p.limit = (p.limit.max(base_limit(class)).max(1) * 2).min(MAX_CACHE);
+                RAISED[class % NCLASS].store(true, Relaxed);
             }
             return None;
         }
@@ -194,6 +206,9 @@ fn release(m: &'static SlabMeta) -> usize {
 fn purge_where(pick: &dyn Fn(&SlabMeta) -> bool) -> usize {
     let mut returned = 0;
     for class in 0..NCLASS {
+        if !has_cached(class) {
+            continue;
+        }
         // Take the chosen spans out under the lock, release them outside it.
         let mut taken = [0u32; MAX_CACHE];
         let mut n = 0;
@@ -244,11 +259,16 @@ pub fn trim_to_base() -> usize {
     let mut returned = 0;
     for class in 0..NCLASS {
         let base = base_limit(class);
+        let cached = counters::class(class).cached_spans.load(Relaxed).max(0) as usize;
+        if cached <= base && !RAISED[class].load(Relaxed) {
+            continue;
+        }
         let mut taken = [0u32; MAX_CACHE];
         let mut n = 0;
         {
             let mut p = class_pool(class);
             p.limit = 0;
+            RAISED[class].store(false, Relaxed);
             let len = p.len.min(MAX_CACHE);
             if len > base {
                 // The oldest go.
@@ -284,9 +304,15 @@ pub fn decay_tick(now: u64) -> usize {
         return 0;
     }
     for class in 0..NCLASS {
+        if !RAISED[class].load(Relaxed) {
+            continue;
+        }
         let mut p = class_pool(class);
         if p.limit > 0 && now.saturating_sub(p.last_overflow) > window {
             p.limit /= 2;
+        }
+        if p.limit == 0 {
+            RAISED[class].store(false, Relaxed);
         }
     }
     if delay == 0 {
@@ -385,6 +411,11 @@ pub fn collect_orphan(m: &'static SlabMeta, era: u64) -> Option<usize> {
 /// (they come back once empty, and their free pages go back meanwhile).
 pub fn adopt(class: usize, owner: usize, era: u64) -> Option<&'static SlabMeta> {
     loop {
+        // Most refills find no orphan: look before taking the lock (an
+        // orphan offered meanwhile waits for the next refill).
+        if ADOPTABLE[class % NCLASS].is_empty() {
+            return None;
+        }
         let m = {
             let _p = class_pool(class);
             ADOPTABLE[class % NCLASS].pop_front()?
