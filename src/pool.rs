@@ -257,10 +257,10 @@ pub fn purge_epoch(epoch: usize) -> usize {
 /// size, and what they held beyond it goes back to the OS.
 pub fn trim_to_base() -> usize {
     let mut returned = 0;
-    for class in 0..NCLASS {
+    for (class, raised) in RAISED.iter().enumerate() {
         let base = base_limit(class);
         let cached = counters::class(class).cached_spans.load(Relaxed).max(0) as usize;
-        if cached <= base && !RAISED[class].load(Relaxed) {
+        if cached <= base && !raised.load(Relaxed) {
             continue;
         }
         let mut taken = [0u32; MAX_CACHE];
@@ -268,7 +268,7 @@ pub fn trim_to_base() -> usize {
         {
             let mut p = class_pool(class);
             p.limit = 0;
-            RAISED[class].store(false, Relaxed);
+            raised.store(false, Relaxed);
             let len = p.len.min(MAX_CACHE);
             if len > base {
                 // The oldest go.
@@ -303,8 +303,8 @@ pub fn decay_tick(now: u64) -> usize {
     {
         return 0;
     }
-    for class in 0..NCLASS {
-        if !RAISED[class].load(Relaxed) {
+    for (class, raised) in RAISED.iter().enumerate() {
+        if !raised.load(Relaxed) {
             continue;
         }
         let mut p = class_pool(class);
@@ -312,7 +312,7 @@ pub fn decay_tick(now: u64) -> usize {
             p.limit /= 2;
         }
         if p.limit == 0 {
-            RAISED[class].store(false, Relaxed);
+            raised.store(false, Relaxed);
         }
     }
     if delay == 0 {
