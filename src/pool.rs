@@ -29,7 +29,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 pub static BELL: Doorbell = Doorbell::new();
 
 /// Upper bound of a class's cache (in spans).
-pub const MAX_CACHE: usize = 64;
+pub const MAX_CACHE: usize = 1024;
 
 struct ClassPool {
     /// Empty spans, oldest first (links).

@@ -40,7 +40,14 @@ impl Heap {
             }
             let s = b.slab();
             if !is_empty(s) {
-                if self.take_from(b, s) {
+                // A span with only a few scattered holes left would hand
+                // the bin one or two objects per visit: it is set aside as
+                // full until a sixteenth of it is free again, and a roomier
+                // span serves meanwhile.
+                let cap = s.cap.load(Relaxed);
+                let low = (cap / 16).max(1);
+                let roomy = cap.saturating_sub(s.used.load(Relaxed)) >= low;
+                if roomy && self.take_from(b, s) {
                     continue;
                 }
                 if s.has_pending() {
@@ -50,9 +57,10 @@ impl Heap {
                         continue;
                     }
                 }
-                // Full: aside until its first free.
+                // Full: aside until a sixteenth of it is free.
+                self.flush_word_of(s);
                 self.lists(class).full.push_front(s, List::Full);
-                s.mark.store(s.cap.load(Relaxed).saturating_sub(1), Relaxed);
+                s.mark.store(cap.saturating_sub(low), Relaxed);
                 b.begin_change();
                 b.set_slab(&EMPTY);
                 b.end_change();
