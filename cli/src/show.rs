@@ -15,6 +15,11 @@ fn opt(v: Option<f64>, unit: Unit) -> String {
     v.map_or_else(|| "-".to_string(), |x| unit.show(x))
 }
 
+/// An epoch's state: a name (`state_name` in version 2, `state` before).
+fn state(e: &Record) -> Option<&str> {
+    e.text("state_name").or_else(|| e.text("state"))
+}
+
 fn c(s: &Snapshot, key: &str) -> String {
     opt(s.get(key), Unit::Count)
 }
@@ -51,12 +56,33 @@ fn write_snapshot(w: &mut String, s: &Snapshot, source: &str, o: &ShowOptions) -
         c(s, "live_objects"),
         b(s, "live_bytes")
     )?;
-    writeln!(
-        w,
-        "  large (glibc)  {} allocs, {} frees",
-        c(s, "large_allocs"),
-        c(s, "large_frees")
-    )?;
+    if s.get("medium_allocs").is_some() {
+        // Statistics version 2: every size is zslab's.
+        writeln!(
+            w,
+            "  medium objects {} allocs, {} frees",
+            c(s, "medium_allocs"),
+            c(s, "medium_frees")
+        )?;
+        writeln!(
+            w,
+            "  huge blocks    {} allocs, {} frees, {} live; cache {} ({} hits), {} grown in place, {} moved",
+            c(s, "huge_allocs"),
+            c(s, "huge_frees"),
+            b(s, "huge_live_bytes"),
+            b(s, "huge_cached_bytes"),
+            c(s, "huge_cache_hits"),
+            c(s, "huge_grown_in_place"),
+            c(s, "huge_remapped")
+        )?;
+    } else {
+        writeln!(
+            w,
+            "  large (glibc)  {} allocs, {} frees",
+            c(s, "large_allocs"),
+            c(s, "large_frees")
+        )?;
+    }
     writeln!(
         w,
         "  memory         committed {} (in use {}, cached empty {}, idle {}); RSS {}",
@@ -83,6 +109,18 @@ fn write_snapshot(w: &mut String, s: &Snapshot, source: &str, o: &ShowOptions) -
         c(s, "madvise_failures"),
         c(s, "decayed_slabs")
     )?;
+    if s.get("purges").is_some() {
+        writeln!(
+            w,
+            "  page return    {} purges of spans in use ({}); {} phase ends, {} thrashes; {} queued; {} idle heaps' spans helped",
+            c(s, "purges"),
+            b(s, "purged_bytes"),
+            c(s, "drains"),
+            c(s, "thrashes"),
+            c(s, "purge_queue_len"),
+            c(s, "helped_spans")
+        )?;
+    }
     writeln!(
         w,
         "  slab cache     {} hits, {} misses, {} overflows; {} refills",
@@ -98,12 +136,13 @@ fn write_snapshot(w: &mut String, s: &Snapshot, source: &str, o: &ShowOptions) -
     };
     writeln!(
         w,
-        "  threads        {} (background thread {bg}); {} remote frees; slabs adopted {}, orphaned {}, retired {}",
+        "  threads        {} (background thread {bg}); {} remote frees; slabs adopted {}, orphaned {}, retired {}, recycled {}",
         c(s, "threads"),
         c(s, "remote_frees"),
         c(s, "adopted_slabs"),
         c(s, "orphaned_slabs"),
-        c(s, "retired_slabs")
+        c(s, "retired_slabs"),
+        c(s, "recycled_slabs")
     )?;
     writeln!(
         w,
@@ -120,6 +159,18 @@ fn write_snapshot(w: &mut String, s: &Snapshot, source: &str, o: &ShowOptions) -
         c(s, "epoch_advances"),
         c(s, "epoch_switches")
     )?;
+    if s.get("lock_free_runs").is_some() {
+        writeln!(
+            w,
+            "  shared locks   free runs {}, class pools {}, huge cache {}, purge queue {}, heap list {}, epoch advance {}",
+            c(s, "lock_free_runs"),
+            c(s, "lock_class_pools"),
+            c(s, "lock_huge_cache"),
+            c(s, "lock_purge_queue"),
+            c(s, "lock_heap_list"),
+            c(s, "lock_epoch_advance")
+        )?;
+    }
     let others = s.other_numbers();
     if !others.is_empty() {
         let list: Vec<String> = others
@@ -221,10 +272,7 @@ fn write_epochs(w: &mut String, s: &Snapshot) -> std::fmt::Result {
         "epoch", "era", "state", "age", "live", "live bytes", "slabs", "committed", "reclaimed"
     )?;
     for e in &epochs {
-        let mark = if current.is_some()
-            && e.num("epoch") == current
-            && e.text("state") == Some("active")
-        {
+        let mark = if current.is_some() && e.num("epoch") == current && state(e) == Some("active") {
             "*"
         } else {
             " "
@@ -235,7 +283,7 @@ fn write_epochs(w: &mut String, s: &Snapshot) -> std::fmt::Result {
             " {mark}{:>5} {:>6} {:<8} {:>9} {:>10} {:>11} {:>6} {:>11} {:>10}  {}",
             cell(e, "epoch", Unit::Count),
             cell(e, "era", Unit::Count),
-            e.text("state").unwrap_or("-"),
+            state(e).unwrap_or("-"),
             e.num("age_ns").map_or_else(|| "-".to_string(), duration_ns),
             cell(e, "live_objects", Unit::Count),
             cell(e, "live_bytes", Unit::Bytes),
@@ -291,6 +339,37 @@ mod tests {
         assert!(out.contains("startup"));
         assert!(out.contains("82.6 ms"));
         assert!(out.contains("closing"));
+    }
+
+    #[test]
+    fn version_2_shows_medium_huge_return_and_state_names() {
+        let s = Snapshot::parse(
+            r#"{"version":2,"pid":7,"small_allocs":10,"medium_allocs":4,"medium_frees":1,
+            "huge_allocs":2,"huge_frees":1,"huge_live_bytes":3145728,"huge_cached_bytes":0,
+            "huge_cache_hits":1,"huge_grown_in_place":0,"huge_remapped":0,"purges":5,
+            "purged_bytes":8192,"drains":1,"thrashes":0,"purge_queue_len":0,
+            "lock_free_runs":3,"lock_class_pools":4,"lock_huge_cache":2,"lock_purge_queue":1,
+            "lock_heap_list":2,"lock_epoch_advance":0,"current_epoch":1,
+            "epochs":[{"epoch":1,"era":1,"state":1,"state_name":"active","label":"req"}]}"#,
+        )
+        .unwrap();
+        let out = render(&s, "v2.json", &ShowOptions { top: None });
+        assert!(out.contains("medium objects 4 allocs, 1 frees"), "{out}");
+        assert!(
+            out.contains("huge blocks    2 allocs, 1 frees, 3.0 MiB live"),
+            "{out}"
+        );
+        assert!(
+            out.contains("5 purges of spans in use (8.0 KiB); 1 phase ends"),
+            "{out}"
+        );
+        assert!(out.contains("class pools 4"), "{out}");
+        assert!(!out.contains("large (glibc)"), "{out}");
+        assert!(
+            !out.contains("other "),
+            "every version 2 figure has its place:\n{out}"
+        );
+        assert!(out.contains(" *    1      1 active"), "{out}");
     }
 
     #[test]
