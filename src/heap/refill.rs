@@ -79,7 +79,7 @@ impl Heap {
     /// when the span has none left. The bitmap is only handed out from
     /// under the span lock, so a thread giving back pages of this span
     /// never races with us.
-    fn take_from(&self, b: &Bin, s: &'static SlabMeta) -> bool {
+    pub(super) fn take_from(&self, b: &Bin, s: &'static SlabMeta) -> bool {
         s.lock.lock();
         let t = s.take();
         let fresh = t.map_or(0, |t| pages::commit_taken(s, t));
