@@ -551,6 +551,20 @@ impl SlabMeta {
         self.summary.load(Relaxed) & (1u64 << w) != 0 && self.pend[w].load(Relaxed) & b != 0
     }
 
+    /// Whether object (`w`, `b`) is free in the bitmap (a relaxed read,
+    /// for checks that bracket it themselves).
+    #[inline]
+    pub fn in_bitmap(&self, w: usize, b: u64) -> bool {
+        self.word(w).load(Relaxed) & b != 0
+    }
+
+    /// Whether object (`w`, `b`) is pending as a remote free now: `pend`
+    /// itself, not the summary (which a collection swaps out first).
+    #[inline]
+    pub fn pending_now(&self, w: usize, b: u64) -> bool {
+        self.pend_word(w).load(SeqCst) & b != 0
+    }
+
     /// Whether remote frees are waiting to be folded in.
     #[inline]
     pub fn has_pending(&self) -> bool {

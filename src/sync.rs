@@ -20,6 +20,17 @@ pub mod atomic {
     pub use shuttle::sync::atomic::*;
 }
 
+/// One step of waiting for another thread (`spins`: steps so far): spin
+/// briefly, then yield the CPU.
+#[inline]
+pub fn backoff(spins: u32) {
+    if spins < SPINS {
+        core::hint::spin_loop();
+    } else {
+        yield_now();
+    }
+}
+
 /// Spins before a waiter starts yielding the CPU. Under the model checker
 /// every wait yields (a spinning task would only burn schedule steps, and
 /// a yield tells the scheduler to run someone else).

@@ -127,6 +127,32 @@ impl Bin {
         free && self.tag.seq.load(Relaxed) == before
     }
 
+    /// Whether object (`w`, `bit`) of `s` is free in this bin or in `s`'s
+    /// bitmap, read from another thread as one consistent view. The owner
+    /// moves objects between the two only inside a change (a refill takes
+    /// them out of the bitmap into the bin, a flush gives the bin's back),
+    /// so a view caught mid-move, which could find an object in neither
+    /// place, is read again. Exact when the program ordered the read after
+    /// the owner's free. Gives up (false) after many tries: a fork child
+    /// whose parent's owner thread stopped mid-change.
+    fn free_here(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
+        for spins in 0..1u32 << 16 {
+            let before = self.tag.seq.load(Acquire);
+            if before & 1 == 0 {
+                let free = (core::ptr::eq(self.tag.slab.load(Relaxed), s)
+                    && self.tag.word.load(Relaxed) == w
+                    && self.bits.load(Relaxed) & bit != 0)
+                    || s.in_bitmap(w, bit);
+                fence(Acquire);
+                if self.tag.seq.load(Relaxed) == before {
+                    return free;
+                }
+            }
+            crate::sync::backoff(spins);
+        }
+        false
+    }
+
     #[inline(always)]
     fn slab(&self) -> &'static SlabMeta {
         // SAFETY: `slab` only ever holds &EMPTY or a metadata reference

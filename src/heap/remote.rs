@@ -62,12 +62,13 @@ pub fn help_wanted() -> bool {
 }
 
 impl Heap {
-    /// Whether this heap's bin holds object (`w`, `bit`) of `s` as free.
-    /// Read by other threads: exact when the two frees of a double free
-    /// are ordered by the program's own synchronisation.
-    fn bin_holds_free(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
+    /// Whether this heap's bin or `s`'s bitmap holds object (`w`, `bit`)
+    /// of `s` as free ([`super::Bin::free_here`]). Read by other threads:
+    /// exact when the two frees of a double free are ordered by the
+    /// program's own synchronisation.
+    fn bin_free_here(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
         self.bin(s.class.load(Relaxed) as usize)
-            .holds_free(s, w, bit)
+            .free_here(s, w, bit)
     }
 
     /// Handle every span on this heap's notification stack.
@@ -191,10 +192,19 @@ pub(crate) fn drain<'a, E: Spans<'a>>(env: E, me: usize) {
 pub(crate) fn mark_remote(h: &SlabMeta, p: usize) -> Result<(), FreeError> {
     h.check_live().map_err(|_| h.refusal(p))?;
     let (w, bit) = h.locate(p).ok_or(FreeError::Invalid)?;
-    // An object free in its owner's bin looks allocated in the bitmap.
+    // A free object moves from `pend` (another thread's free) to the
+    // bitmap (folded in) to the owner's bin (taken out for malloc) and
+    // back to the bitmap (the bin given back); each move puts it in its
+    // new place before it leaves the old, or happens inside a bin change.
+    // Looking in that order (pending, then the bin and the bitmap in one
+    // consistent view), an object freed before this call began is found
+    // wherever it moved meanwhile: an ordered double free is caught here.
+    if h.pending_now(w, bit) {
+        return Err(FreeError::DoubleFree);
+    }
     let o = h.owner.load(SeqCst);
     // SAFETY: owners above NO_OWNER are heap addresses.
-    if o > NO_OWNER && unsafe { heap_at(o) }.bin_holds_free(h, w, bit) {
+    if o > NO_OWNER && unsafe { heap_at(o) }.bin_free_here(h, w, bit) {
         return Err(FreeError::DoubleFree);
     }
     h.free_remote_bit(w, bit)

@@ -185,3 +185,47 @@ fn helping_an_idle_owner_racing_its_exit_strands_no_free() {
         w.end();
     });
 }
+
+/// Invariant: an orphan is adopted by at most one heap, and only by one
+/// in the orphan's era: two heaps try at once (one of them has not
+/// noticed an epoch advance yet and asks for the era before), racing a
+/// free into the orphan, which is folded in whoever wins.
+#[test]
+fn adoption_is_exclusive_and_era_checked() {
+    check(|| {
+        let w = world(&[None], 2, 3);
+        let s = w.span(0);
+        s.era.store(1, SeqCst);
+        let r = thread::spawn(move || free_remote(w, s, 0, None));
+        let env = w.env();
+        let stale = thread::spawn(move || {
+            let got = adopt_one(s, w.heap(1).owner(), 0, || {
+                super::Env::fold_orphan_of(env, s)
+            });
+            assert_ne!(got, Adopt::Taken, "adopted by a heap of another era");
+            got
+        });
+        let got = adopt_one(s, w.heap(0).owner(), 1, || {
+            super::Env::fold_orphan_of(env, s)
+        });
+        if got == Adopt::Taken {
+            w.note(s.collect());
+        }
+        let other = stale.join().unwrap();
+        assert_eq!(
+            other,
+            Adopt::Newer,
+            "a newer orphan stops the stale heap's search"
+        );
+        r.join().unwrap();
+        if got == Adopt::Taken {
+            assert_eq!(s.owner.load(SeqCst), w.heap(0).owner());
+            assert_all_folded(w, &[0]);
+        } else {
+            // Someone else held the lock: it is still an orphan, folded in.
+            assert_eq!(s.owner.load(SeqCst), crate::slab::NO_OWNER);
+            assert_all_folded(w, &[]);
+        }
+        w.end();
+    });
+}

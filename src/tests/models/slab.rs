@@ -207,6 +207,8 @@ fn ordered_double_free_after_an_owner_free_is_detected() {
 /// in, the bitmap), while a third thread frees into the same span.
 #[test]
 fn ordered_double_free_remote_then_owner_is_detected() {
+    crate::diag::set_warn_only(true);
+    let _quiet = super::Quiet::new();
     check(|| {
         let (w, h, s, ps) = owned_span(two_words(), 3);
         let (p, q) = (ps[0], ps[1]);
@@ -218,7 +220,6 @@ fn ordered_double_free_remote_then_owner_is_detected() {
         let other = thread::spawn(move || assert_eq!(free_remote(w, s, q), Ok(())));
         collect(w, h, s);
         rx.recv().unwrap();
-        crate::diag::set_warn_only(true);
         let before = crate::counters::COUNTERS.double_frees.load(SeqCst);
         h.free_own(s, p);
         // The owner's free reports through diag: counted there.
