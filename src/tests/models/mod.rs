@@ -1,23 +1,61 @@
 //! Model checks of zslab's cross-thread protocols under the `shuttle`
 //! model checker: the same code that ships, built over shuttle's atomics
 //! (`crate::sync::atomic` under `--features model`), run under many
-//! schedules (PCT, which finds bugs needing a few preemptions at precise
-//! points with high probability, and uniformly random ones).
+//! schedules: PCT (depth 3: finds, with high probability, the bugs that
+//! need up to two preemptions at precise points) and uniformly random.
 //!
 //! Run with `make models`, or:
 //!
 //! ```text
-//! cargo test --release --features model --lib tests::models
+//! cargo test --release -p zslab --features model --lib tests::models
 //! ```
 //!
 //! `ZSLAB_MODEL_ITERS=N` sets the schedules per scheduler and model
-//! (default 2000). A failing model prints the schedule that broke it, as a
-//! string `shuttle::replay` takes to run that schedule again.
+//! (default 5000). A failing model prints the schedule that broke it, as
+//! a string `shuttle::replay` takes to run that schedule again. Only the
+//! models run in a `--features model` build: everything else would touch
+//! shuttle's atomics outside a model.
 //!
-//! What shuttle does not model: weak memory. Every atomic behaves as
-//! sequentially consistent, so the models check the protocols' logic under
-//! every interleaving they reach, not whether an `Acquire` could be
-//! `Relaxed`. The orderings are argued in the code's comments.
+//! The models and their invariants (each test's name states it):
+//!
+//! - `slab`: a span's allocation state. Remote frees (`mark_remote`: the
+//!   checks and the pending bit of `free_other`) racing the owner's
+//!   collection, its own mallocs (the fast path), frees and bin refills
+//!   lose no object and hand none out twice; ordered double frees are
+//!   detected whichever thread makes each call, while the object moves
+//!   between `pend`, the bitmap and the owner's bin; racing double frees
+//!   never corrupt; pages computed free under the span lock never hold an
+//!   object out of the bitmap.
+//! - `notify`: the notification stack. Pushes racing drains lose no span;
+//!   a heap's exit (the steps of `Heap::abandon`: drain, orphan, drain)
+//!   racing remote frees strands none; adoption racing a free loses
+//!   nothing, is exclusive and takes only orphans of its era; helping an
+//!   idle owner racing its exit strands no free and returns no page under
+//!   an object.
+//!
+//! Not modelled, and why:
+//!
+//! - Weak memory. Shuttle runs every atomic as sequentially consistent,
+//!   so the models check the protocols' logic under every interleaving
+//!   they reach, not whether an `Acquire` could be `Relaxed`; the orderings
+//!   are argued in the code's comments. (`loom` models weaker orderings
+//!   but treats `SeqCst` operations as `AcqRel`, which would report false
+//!   alarms on the Dekker patterns the protocols rely on.)
+//! - The pools (hot caches, adoption lists, delayed purges) and the
+//!   region's free runs: statics. The models stand in for what the
+//!   protocol asks of them (`Env`: reclaiming marks a span `Cached`),
+//!   keeping the decision itself shared (`SlabMeta::fold_orphan`,
+//!   `pool::adopt_one`, `pool::collect_orphan_with`).
+//! - What the owner does once frees are folded in (`Heap::on_mark`: list
+//!   moves, page-return policy): heap-local, no other thread involved.
+//! - Epoch advances racing allocation and retirement: an advance runs
+//!   under one lock, and retiring is heap-local; the only shared word is
+//!   the era, which the fast path reads relaxed, so an allocation racing
+//!   an advance may land in the closing epoch's span (it is ordered
+//!   before the advance; the design allows it). The cross-thread part,
+//!   adoption checking the orphan's era, is modelled.
+//! - Thread attachment and exit hooks (TLS, the key destructor): the
+//!   models run the exit's steps in `Heap::abandon`'s order.
 //!
 //! Each model builds its own spans and heaps: statics and the region are
 //! never touched (shuttle's atomics exist only inside an execution, and
@@ -39,7 +77,7 @@ fn iterations() -> usize {
     std::env::var("ZSLAB_MODEL_ITERS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2000)
+        .unwrap_or(5000)
 }
 
 fn config() -> Config {
@@ -50,8 +88,7 @@ fn config() -> Config {
     c
 }
 
-/// Run model `f` under PCT (depth 3: bugs that need up to two preemptions
-/// at the right points) and under the random scheduler.
+/// Run model `f` under PCT (depth 3) and under the random scheduler.
 pub(super) fn check<F>(f: F)
 where
     F: Fn() + Send + Sync + 'static,
