@@ -9,7 +9,10 @@ use crate::{background, epoch, heap, huge, pool, region};
 use core::ffi::c_char;
 use core::sync::atomic::{AtomicBool, Ordering::*};
 
-#[ctor::ctor(unsafe)]
+// Not under the model checker (`--features model`): its atomics exist only
+// inside a model's executions, and the models never load the allocator.
+#[cfg_attr(not(feature = "model"), ctor::ctor(unsafe))]
+#[cfg_attr(feature = "model", allow(dead_code))]
 fn on_load() {
     ensure();
     crate::glibc::resolve_all();

@@ -10,7 +10,7 @@
 
 use crate::region::{link, link_of};
 use crate::slab::{List, SlabMeta};
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use crate::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 pub struct SlabList {
     head: AtomicU32,

@@ -366,8 +366,9 @@ fn withdraw(m: &'static SlabMeta) {
 /// epoch (spans of past epochs are never allocated from again), and queues
 /// its free pages to go back.
 pub fn fold_orphan(m: &'static SlabMeta, era: u64) -> bool {
-    crate::diag::check_collected(m.collect(), m);
-    if m.used.load(Relaxed) == 0 && !m.queued.load(SeqCst) {
+    let (c, empty) = m.fold_orphan();
+    crate::diag::check_collected(c, m);
+    if empty {
         withdraw(m);
         reclaim(m);
         return true;
@@ -385,6 +386,13 @@ pub fn fold_orphan(m: &'static SlabMeta, era: u64) -> bool {
 /// stranded. Returns the owner if the span was adopted meanwhile (its new
 /// owner must be told).
 pub fn collect_orphan(m: &'static SlabMeta, era: u64) -> Option<usize> {
+    collect_orphan_with(m, || fold_orphan(m, era))
+}
+
+/// [`collect_orphan`] with `fold` as the fold (the models pass their own
+/// pools' [`fold_orphan`]).
+#[inline(always)]
+pub fn collect_orphan_with(m: &SlabMeta, fold: impl Fn() -> bool) -> Option<usize> {
     loop {
         if !m.lock.try_lock() {
             return None;
@@ -394,7 +402,7 @@ pub fn collect_orphan(m: &'static SlabMeta, era: u64) -> Option<usize> {
             m.lock.unlock();
             return Some(o);
         }
-        if m.state.get() != State::Active || fold_orphan(m, era) {
+        if m.state.get() != State::Active || fold() {
             m.lock.unlock();
             return None;
         }
@@ -420,33 +428,58 @@ pub fn adopt(class: usize, owner: usize, era: u64) -> Option<&'static SlabMeta> 
             let _p = class_pool(class);
             ADOPTABLE[class % NCLASS].pop_front()?
         };
-        // No class lock is held here, and span-lock holders only ever take
-        // class locks after the span lock, so waiting is safe (and skipping
-        // would drop an orphan the holder has just re-offered).
-        m.lock.lock();
-        let orphan = m.owner.load(Relaxed) == NO_OWNER && m.state.get() == State::Active;
-        if orphan && m.era.load(Relaxed) == era && m.list.get() == List::Free {
-            m.owner.store(owner, SeqCst);
-            inc(&counters::class(class).adopted);
-            m.lock.unlock();
-            return Some(m);
-        }
-        // Not adoptable (a past epoch's span, or already taken): while we
-        // hold its lock we are its collector, and like every holder we
-        // re-check the pending bits after unlocking.
-        let reclaimed = orphan && fold_orphan(m, era);
-        // A span newer than the caller's era (the caller has not noticed an
-        // advance yet) was just offered again by the fold: stop here rather
-        // than pop it again forever; the caller switches epochs next.
-        let newer = m.era.load(Relaxed) > era;
-        m.lock.unlock();
-        if orphan && !reclaimed && m.has_pending() {
-            let _ = collect_orphan(m, era);
-        }
-        if newer {
-            return None;
+        match adopt_one(m, owner, era, || fold_orphan(m, era)) {
+            Adopt::Taken => {
+                inc(&counters::class(class).adopted);
+                return Some(m);
+            }
+            // A span newer than the caller's era (the caller has not noticed
+            // an advance yet) was just offered again by the fold: stop here
+            // rather than pop it again forever; the caller switches epochs
+            // next.
+            Adopt::Newer => return None,
+            Adopt::Passed => {}
         }
     }
+}
+
+/// What [`adopt_one`] did with a span taken off an adoption list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Adopt {
+    /// The caller owns it now (its pending frees are the caller's to fold).
+    Taken,
+    /// Not adoptable (a past epoch's span, or already taken); folded in.
+    Passed,
+    /// Not adoptable: it belongs to an era after the caller's.
+    Newer,
+}
+
+/// Adopt orphan `m` (just taken off an adoption list, no class lock held)
+/// for the heap at `owner` if it still is an orphan of era `era`; `fold`
+/// folds its frees in otherwise ([`fold_orphan`]; the models pass their
+/// own).
+#[inline(always)]
+pub fn adopt_one(m: &SlabMeta, owner: usize, era: u64, fold: impl Fn() -> bool) -> Adopt {
+    // No class lock is held here, and span-lock holders only ever take
+    // class locks after the span lock, so waiting is safe (and skipping
+    // would drop an orphan the holder has just re-offered).
+    m.lock.lock();
+    let orphan = m.owner.load(Relaxed) == NO_OWNER && m.state.get() == State::Active;
+    if orphan && m.era.load(Relaxed) == era && m.list.get() == List::Free {
+        m.owner.store(owner, SeqCst);
+        m.lock.unlock();
+        return Adopt::Taken;
+    }
+    // Not adoptable (a past epoch's span, or already taken): while we
+    // hold its lock we are its collector, and like every holder we
+    // re-check the pending bits after unlocking.
+    let reclaimed = orphan && fold();
+    let newer = m.era.load(Relaxed) > era;
+    m.lock.unlock();
+    if orphan && !reclaimed && m.has_pending() {
+        let _ = collect_orphan_with(m, &fold);
+    }
+    if newer { Adopt::Newer } else { Adopt::Passed }
 }
 
 // ---- delayed purges ----

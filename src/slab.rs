@@ -25,8 +25,8 @@ use crate::sizeclass::{
     BITMAP_WORDS, SLAB_PAGES, class_capacity, class_magic, class_shift, class_size, span_slabs,
 };
 use crate::sync::RawLock;
-use core::sync::atomic::Ordering::*;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicUsize};
+use crate::sync::atomic::Ordering::*;
+use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicUsize};
 
 /// `owner` of a span no heap owns (orphaned, cached, free, huge). Never a
 /// heap address and never a TLS slot value, so the free fast path needs
@@ -202,7 +202,10 @@ pub struct SlabMeta {
 }
 
 const _: () = assert!(core::mem::size_of::<SlabMeta>() % 128 == 0);
+// The cache-line layout (the model checker's atomics are larger).
+#[cfg(not(feature = "model"))]
 const _: () = assert!(core::mem::offset_of!(SlabMeta, summary) == 64);
+#[cfg(not(feature = "model"))]
 const _: () = assert!(core::mem::offset_of!(SlabMeta, bm) == 128);
 
 /// Why a free (or another call taking a pointer) was refused.
@@ -501,7 +504,10 @@ impl SlabMeta {
     /// Whether object (`w`, `b`) is free in the bitmap or pending as a
     /// remote free (as seen by any thread; exact for the collector).
     pub fn is_free_here(&self, w: usize, b: u64) -> bool {
-        self.word(w).load(Acquire) & b != 0 || self.is_pending(w, b)
+        // Pending first, then the bitmap, and `pend` itself rather than the
+        // summary (swapped out at the start of a collection): see
+        // `free_remote_bit`.
+        self.pend_word(w).load(Acquire) & b != 0 || self.word(w).load(Acquire) & b != 0
     }
 
     /// Record a free of object (`w`, `b`) by a thread that is not the
@@ -511,6 +517,14 @@ impl SlabMeta {
     /// the collector folds the bits in.
     pub fn free_remote_bit(&self, w: usize, b: u64) -> Result<(), FreeError> {
         let w = w & (BITMAP_WORDS - 1);
+        // Pending first, then the bitmap: the collector folds a pending bit
+        // into the bitmap before it clears it (see `collect`), so a bit
+        // that has left `pend` by the time we look is in `bm` when we look
+        // there. In the other order an earlier free being folded in
+        // meanwhile would be in neither place when we look.
+        if self.pend[w].load(SeqCst) & b != 0 {
+            return Err(FreeError::DoubleFree);
+        }
         // Read the bitmap before publishing the pending bit: once published,
         // the collector may fold it in and the bit would look free.
         if self.bm[w].load(Acquire) & b != 0 {
@@ -537,6 +551,20 @@ impl SlabMeta {
         self.summary.load(Relaxed) & (1u64 << w) != 0 && self.pend[w].load(Relaxed) & b != 0
     }
 
+    /// Whether object (`w`, `b`) is free in the bitmap (a relaxed read,
+    /// for checks that bracket it themselves).
+    #[inline]
+    pub fn in_bitmap(&self, w: usize, b: u64) -> bool {
+        self.word(w).load(Relaxed) & b != 0
+    }
+
+    /// Whether object (`w`, `b`) is pending as a remote free now: `pend`
+    /// itself, not the summary (which a collection swaps out first).
+    #[inline]
+    pub fn pending_now(&self, w: usize, b: u64) -> bool {
+        self.pend_word(w).load(SeqCst) & b != 0
+    }
+
     /// Whether remote frees are waiting to be folded in.
     #[inline]
     pub fn has_pending(&self) -> bool {
@@ -551,7 +579,7 @@ impl SlabMeta {
         while sum != 0 {
             let w = sum.trailing_zeros() as usize;
             sum &= sum - 1;
-            let bits = self.pend_word(w).swap(0, SeqCst);
+            let bits = self.pend_word(w).load(SeqCst);
             if bits == 0 {
                 continue;
             }
@@ -563,7 +591,13 @@ impl SlabMeta {
                 out.double_addr = self.base.load(Relaxed) + i * self.size.load(Relaxed) as usize;
             }
             let fresh = bits & !x;
+            // Into the bitmap first, out of `pend` after (a release): an
+            // object freed remotely is always visible as free in one of
+            // them, so a later free of it (checking `pend`, then `bm`) is
+            // caught as the double free it is. Bits set meanwhile stay
+            // pending, their summary bit set again by their freer.
             self.word(w).store(x | fresh, Relaxed);
+            self.pend_word(w).fetch_and(!bits, SeqCst);
             out.freed += fresh.count_ones();
             low = low.min(w as u32);
         }
@@ -575,6 +609,14 @@ impl SlabMeta {
             }
         }
         out
+    }
+
+    /// Fold an orphan's pending remote frees in (its lock held) and say
+    /// whether it may be reclaimed: empty, and on no notification stack (a
+    /// queued span is reclaimed by whoever pops it).
+    pub fn fold_orphan(&self) -> (Collected, bool) {
+        let c = self.collect();
+        (c, self.used.load(Relaxed) == 0 && !self.queued.load(SeqCst))
     }
 
     /// Objects pending as remote frees (for statistics and policy; racy).

@@ -3,9 +3,43 @@
 //! only cold paths (slab pools, epoch labels, the heap list). The allocation
 //! fast paths take no lock at all.
 
+use self::atomic::{AtomicBool, Ordering};
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, Ordering};
+
+/// The atomics of the cross-thread protocols (slab metadata, span locks,
+/// heaps, lists, pools, epochs): `core`'s own in every build that ships,
+/// the `shuttle` model checker's under `--features model`, so the models
+/// in `src/tests/models/` run the same code that ships (see
+/// docs/design.md, "Model checking"). Layer 1 (`os`, `glibc`, `tls`) and
+/// the statistics and reporting layers use `core`'s directly.
+pub mod atomic {
+    #[cfg(not(feature = "model"))]
+    pub use core::sync::atomic::*;
+    #[cfg(feature = "model")]
+    pub use shuttle::sync::atomic::*;
+}
+
+/// One step of waiting for another thread (`spins`: steps so far): spin
+/// briefly, then yield the CPU.
+#[inline]
+pub fn backoff(spins: u32) {
+    if spins < SPINS {
+        core::hint::spin_loop();
+    } else {
+        yield_now();
+    }
+}
+
+/// Spins before a waiter starts yielding the CPU. Under the model checker
+/// every wait yields (a spinning task would only burn schedule steps, and
+/// a yield tells the scheduler to run someone else).
+const SPINS: u32 = if cfg!(feature = "model") { 1 } else { 64 };
+
+#[cfg(not(feature = "model"))]
+use crate::os::yield_now;
+#[cfg(feature = "model")]
+use shuttle::thread::yield_now;
 
 /// A raw spin lock: acquire with [`RawLock::lock`] or [`RawLock::try_lock`],
 /// release with [`RawLock::unlock`].
@@ -29,10 +63,10 @@ impl RawLock {
             }
             while self.locked.load(Ordering::Relaxed) {
                 spins += 1;
-                if spins < 64 {
+                if spins < SPINS {
                     core::hint::spin_loop();
                 } else {
-                    crate::os::yield_now();
+                    yield_now();
                 }
             }
         }
@@ -143,14 +177,14 @@ impl<T> Drop for SpinGuard<'_, T> {
 /// costs one load when the sleeper is not idle.
 pub struct Doorbell {
     word: core::sync::atomic::AtomicU32,
-    idle: AtomicBool,
+    idle: core::sync::atomic::AtomicBool,
 }
 
 impl Doorbell {
     pub const fn new() -> Self {
         Doorbell {
             word: core::sync::atomic::AtomicU32::new(0),
-            idle: AtomicBool::new(false),
+            idle: core::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -188,7 +222,7 @@ impl Default for Doorbell {
 
 /// A value written once during initialisation and read freely afterwards.
 pub struct InitCell<T> {
-    ready: AtomicBool,
+    ready: core::sync::atomic::AtomicBool,
     value: UnsafeCell<core::mem::MaybeUninit<T>>,
 }
 
@@ -200,7 +234,7 @@ unsafe impl<T: Send + Sync> Sync for InitCell<T> {}
 impl<T> InitCell<T> {
     pub const fn new() -> Self {
         InitCell {
-            ready: AtomicBool::new(false),
+            ready: core::sync::atomic::AtomicBool::new(false),
             value: UnsafeCell::new(core::mem::MaybeUninit::uninit()),
         }
     }

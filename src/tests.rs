@@ -9,6 +9,9 @@ use crate::{epoch, region, tls};
 use core::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 
+#[cfg(feature = "model")]
+mod models;
+
 /// Tests that move epochs or count global events run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 

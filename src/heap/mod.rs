@@ -40,10 +40,10 @@ use crate::region;
 use crate::sizeclass::{BINS, NCLASS};
 use crate::slab::{List, SlabMeta};
 use crate::sync::SpinLock;
-use crate::tls;
-use core::sync::atomic::{
+use crate::sync::atomic::{
     AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, fence,
 };
+use crate::tls;
 
 /// The span every empty bin points at: it has no free object, so a bin
 /// pointing at it always takes the slow path. Never written.
@@ -125,6 +125,32 @@ impl Bin {
             && self.bits.load(Relaxed) & bit != 0;
         fence(Acquire);
         free && self.tag.seq.load(Relaxed) == before
+    }
+
+    /// Whether object (`w`, `bit`) of `s` is free in this bin or in `s`'s
+    /// bitmap, read from another thread as one consistent view. The owner
+    /// moves objects between the two only inside a change (a refill takes
+    /// them out of the bitmap into the bin, a flush gives the bin's back),
+    /// so a view caught mid-move, which could find an object in neither
+    /// place, is read again. Exact when the program ordered the read after
+    /// the owner's free. Gives up (false) after many tries: a fork child
+    /// whose parent's owner thread stopped mid-change.
+    fn free_here(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
+        for spins in 0..1u32 << 16 {
+            let before = self.tag.seq.load(Acquire);
+            if before & 1 == 0 {
+                let free = (core::ptr::eq(self.tag.slab.load(Relaxed), s)
+                    && self.tag.word.load(Relaxed) == w
+                    && self.bits.load(Relaxed) & bit != 0)
+                    || s.in_bitmap(w, bit);
+                fence(Acquire);
+                if self.tag.seq.load(Relaxed) == before {
+                    return free;
+                }
+            }
+            crate::sync::backoff(spins);
+        }
+        false
     }
 
     #[inline(always)]
@@ -537,6 +563,81 @@ pub fn repair_after_fork() {
         if s.owner.load(Relaxed) == h.addr() && s.queued.load(Relaxed) {
             s.queued.store(false, SeqCst);
             remote::route_for_fork(s, h);
+        }
+    }
+}
+
+/// What the models (`src/tests/models/`) need of a heap: one of their own,
+/// and the owner's steps on its bins, run as the allocator runs them.
+#[cfg(all(test, feature = "model"))]
+pub(crate) mod model {
+    use super::{Heap, remote};
+    use crate::slab::SlabMeta;
+    use core::sync::atomic::Ordering::Relaxed;
+
+    pub(crate) use remote::{Spans, drain, help_with, mark_remote, notify, orphan_with};
+
+    impl Heap {
+        /// A heap of the model's own (never attached to a thread).
+        pub(crate) fn boxed() -> Box<Heap> {
+            Box::new(Heap::new())
+        }
+
+        /// The heap's address, as spans name their owner.
+        pub(crate) fn owner(&self) -> usize {
+            self.addr()
+        }
+
+        /// Make `s` the current span of its class's bin, with no objects
+        /// taken yet ([`Heap::make_current`] without its list and policy
+        /// bookkeeping).
+        pub(crate) fn bind(&self, s: &'static SlabMeta) {
+            let b = self.bin(s.class.load(Relaxed) as usize);
+            b.begin_change();
+            b.tag.word.store(super::NO_WORD, Relaxed);
+            b.bits.store(0, Relaxed);
+            b.set_slab(s);
+            b.end_change();
+        }
+
+        /// The allocation slow path's refill of the bin of `class` from its
+        /// span, under the span lock. Whether it got objects.
+        pub(crate) fn refill_bin(&self, class: usize) -> bool {
+            let b = self.bin(class);
+            self.take_from(b, b.slab())
+        }
+
+        /// malloc's fast path for `class`, while the bin holds objects (0
+        /// when it is empty: the slow path is not modelled).
+        pub(crate) fn malloc_fast(&self, class: usize) -> usize {
+            if self.bin(class).bits.load(Relaxed) == 0 {
+                return 0;
+            }
+            self.alloc(class)
+        }
+
+        /// free() of `p` from `s`, owned by this heap: the fast path.
+        pub(crate) fn free_own(&self, s: &'static SlabMeta, p: usize) {
+            self.free_local(s, p)
+        }
+
+        /// [`Heap::collect_owned`] without acting on what it freed (the
+        /// policy's list moves and page returns are not modelled): give the
+        /// bin's objects of `s` back to its bitmap, fold in its remote frees.
+        pub(crate) fn collect_own(&self, s: &SlabMeta) -> crate::slab::Collected {
+            self.flush_word_of(s);
+            s.collect()
+        }
+
+        /// The heap's notification stack.
+        pub(crate) fn stack(&self) -> &crate::sync::atomic::AtomicU32 {
+            &self.queue.0
+        }
+
+        /// The free objects the bin of `class` holds: (word, bits).
+        pub(crate) fn bin_free(&self, class: usize) -> (usize, u64) {
+            let b = self.bin(class);
+            (b.tag.word.load(Relaxed), b.bits.load(Relaxed))
         }
     }
 }

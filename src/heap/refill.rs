@@ -87,23 +87,22 @@ impl Heap {
     /// when the span has none left. The bitmap is only handed out from
     /// under the span lock, so a thread giving back pages of this span
     /// never races with us.
-    fn take_from(&self, b: &Bin, s: &'static SlabMeta) -> bool {
+    pub(super) fn take_from(&self, b: &Bin, s: &'static SlabMeta) -> bool {
         s.lock.lock();
+        // The objects leave the bitmap and enter the bin inside one change:
+        // a remote free checking both (`Bin::free_here`) never finds a free
+        // object in neither place.
+        b.begin_change();
         let t = s.take();
         let fresh = t.map_or(0, |t| pages::commit_taken(s, t));
         s.lock.unlock();
         // Filled up some more: it calls back when it thins out from here.
         s.mark.store(Self::band_mark(s), Relaxed);
         let Some(t) = t else {
-            b.begin_change();
             b.tag.word.store(NO_WORD, Relaxed);
             b.end_change();
             return false;
         };
-        if fresh > 0 {
-            self.note_refault(s, fresh);
-        }
-        b.begin_change();
         b.tag.word.store(t.word, Relaxed);
         b.base.store(
             s.base.load(Relaxed) + t.word * 64 * b.size.load(Relaxed),
@@ -111,6 +110,9 @@ impl Heap {
         );
         b.bits.store(t.bits, Relaxed);
         b.end_change();
+        if fresh > 0 {
+            self.note_refault(s, fresh);
+        }
         true
     }
 
@@ -135,10 +137,11 @@ impl Heap {
             return None;
         }
         let w = b.tag.word.load(Relaxed);
+        // Back to the bitmap inside the change (see `take_from`).
+        b.begin_change();
         if w != NO_WORD {
             s.give_back(w, b.bits.load(Relaxed));
         }
-        b.begin_change();
         b.bits.store(0, Relaxed);
         b.tag.word.store(NO_WORD, Relaxed);
         b.set_slab(&EMPTY);
@@ -153,8 +156,9 @@ impl Heap {
         let class = s.class.load(Relaxed) as usize;
         let b = self.bin(class);
         if core::ptr::eq(b.slab(), s) && b.tag.word.load(Relaxed) != NO_WORD {
-            s.give_back(b.tag.word.load(Relaxed), b.bits.load(Relaxed));
+            // Back to the bitmap inside the change (see `take_from`).
             b.begin_change();
+            s.give_back(b.tag.word.load(Relaxed), b.bits.load(Relaxed));
             b.bits.store(0, Relaxed);
             b.tag.word.store(NO_WORD, Relaxed);
             b.end_change();

@@ -30,6 +30,7 @@ use crate::pages;
 use crate::pool;
 use crate::region::{self, link, link_of};
 use crate::slab::{FreeError, List, NO_OWNER, SlabMeta, State};
+use crate::sync::atomic::AtomicU32;
 use crate::tls;
 use core::sync::atomic::{AtomicU64, Ordering::*};
 
@@ -61,27 +62,18 @@ pub fn help_wanted() -> bool {
 }
 
 impl Heap {
-    /// Whether this heap's bin holds object (`w`, `bit`) of `s` as free.
-    /// Read by other threads: exact when the two frees of a double free
-    /// are ordered by the program's own synchronisation.
-    fn bin_holds_free(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
+    /// Whether this heap's bin or `s`'s bitmap holds object (`w`, `bit`)
+    /// of `s` as free ([`super::Bin::free_here`]). Read by other threads:
+    /// exact when the two frees of a double free are ordered by the
+    /// program's own synchronisation.
+    fn bin_free_here(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
         self.bin(s.class.load(Relaxed) as usize)
-            .holds_free(s, w, bit)
-    }
-
-    fn push_queue(&self, s: &'static SlabMeta) {
-        push_chain(self, s, s);
+            .free_here(s, w, bit)
     }
 
     /// Handle every span on this heap's notification stack.
     pub(super) fn drain_queue(&self) {
-        loop {
-            let l = self.queue.0.swap(0, SeqCst);
-            if l == 0 {
-                return;
-            }
-            route_chain(l, Some(self));
-        }
+        drain(Live, self.addr());
     }
 
     /// Fold remote frees into an owned span and act on what they freed.
@@ -96,17 +88,126 @@ impl Heap {
     }
 }
 
-/// Push the chain `first..=last` (linked through `qnext`) on `h`'s stack.
-fn push_chain(h: &Heap, first: &'static SlabMeta, last: &'static SlabMeta) {
-    let me = link_of(first);
-    let mut head = h.queue.0.load(SeqCst);
+/// What the notification protocol needs from the rest of the allocator.
+/// zslab's own is [`Live`] (the region's metadata, the heaps, the pools);
+/// the models (`src/tests/models/`) bring their own spans and heaps and run
+/// the same protocol functions over them.
+pub(crate) trait Spans<'a>: Copy {
+    /// The span of link `l` (slab index + 1; 0 = none).
+    fn link(self, l: u32) -> Option<&'a SlabMeta>;
+    /// The link of span `s`.
+    fn link_of(self, s: &SlabMeta) -> u32;
+    /// The notification stack of the heap at `owner` (above NO_OWNER).
+    fn stack(self, owner: usize) -> &'a AtomicU32;
+    /// Fold the remote frees of `s` in as its owner `owner` (the caller).
+    fn collect_owned(self, owner: usize, s: &'a SlabMeta);
+    /// Fold the remote frees of orphan `s` in (its lock held); whether
+    /// that reclaimed it ([`pool::fold_orphan`]).
+    fn fold_orphan(self, s: &'a SlabMeta) -> bool;
+    /// Give back the free pages of `s` (its lock held) for an idle owner.
+    fn purge(self, s: &'a SlabMeta) -> usize;
+    /// Someone may want to help an idle owner.
+    fn ring(self);
+}
+
+/// The allocator's own spans and heaps.
+#[derive(Clone, Copy)]
+pub(crate) struct Live;
+
+impl Spans<'static> for Live {
+    #[inline(always)]
+    fn link(self, l: u32) -> Option<&'static SlabMeta> {
+        link(l)
+    }
+    #[inline(always)]
+    fn link_of(self, s: &SlabMeta) -> u32 {
+        link_of(s)
+    }
+    #[inline(always)]
+    fn stack(self, owner: usize) -> &'static AtomicU32 {
+        // SAFETY: owners above NO_OWNER are heap addresses.
+        &unsafe { heap_at(owner) }.queue.0
+    }
+    #[inline(always)]
+    fn collect_owned(self, owner: usize, s: &'static SlabMeta) {
+        // SAFETY: owners above NO_OWNER are heap addresses.
+        unsafe { heap_at(owner) }.collect_owned(s)
+    }
+    #[inline(always)]
+    fn fold_orphan(self, s: &'static SlabMeta) -> bool {
+        pool::fold_orphan(s, epoch::era())
+    }
+    #[inline(always)]
+    fn purge(self, s: &'static SlabMeta) -> usize {
+        let n = pages::purge_free(s);
+        // The owner was idle: if it needs them again, that is no sign
+        // its own policy returned them too early.
+        s.purged_at.store(0, Relaxed);
+        if n > 0 {
+            inc(&COUNTERS.helped_spans);
+        }
+        n
+    }
+    #[inline(always)]
+    fn ring(self) {
+        pool::BELL.ring();
+    }
+}
+
+/// Push the chain `first..=last` (linked through `qnext`) on `stack`.
+pub(crate) fn push_chain<'a, E: Spans<'a>>(
+    env: E,
+    stack: &AtomicU32,
+    first: &'a SlabMeta,
+    last: &'a SlabMeta,
+) {
+    let me = env.link_of(first);
+    let mut head = stack.load(SeqCst);
     loop {
         last.qnext.store(head, Relaxed);
-        match h.queue.0.compare_exchange_weak(head, me, SeqCst, SeqCst) {
+        match stack.compare_exchange_weak(head, me, SeqCst, SeqCst) {
             Ok(_) => return,
             Err(x) => head = x,
         }
     }
+}
+
+/// Handle every span on the notification stack of the heap at `me`, as
+/// that heap (its owner thread, or the thread tearing it down).
+pub(crate) fn drain<'a, E: Spans<'a>>(env: E, me: usize) {
+    loop {
+        let l = env.stack(me).swap(0, SeqCst);
+        if l == 0 {
+            return;
+        }
+        route_chain(env, l, Some(me));
+    }
+}
+
+/// Check and record a free of `p` from active span `h` by a thread that is
+/// not its collector: refused if not live, not an object, free in the
+/// owner's bin, free in the bitmap or pending already; else its pending
+/// bit is set (the caller then routes the span, [`route_one`]).
+#[inline(always)]
+pub(crate) fn mark_remote(h: &SlabMeta, p: usize) -> Result<(), FreeError> {
+    h.check_live().map_err(|_| h.refusal(p))?;
+    let (w, bit) = h.locate(p).ok_or(FreeError::Invalid)?;
+    // A free object moves from `pend` (another thread's free) to the
+    // bitmap (folded in) to the owner's bin (taken out for malloc) and
+    // back to the bitmap (the bin given back); each move puts it in its
+    // new place before it leaves the old, or happens inside a bin change.
+    // Looking in that order (pending, then the bin and the bitmap in one
+    // consistent view), an object freed before this call began is found
+    // wherever it moved meanwhile: an ordered double free is caught here.
+    if h.pending_now(w, bit) {
+        return Err(FreeError::DoubleFree);
+    }
+    let o = h.owner.load(SeqCst);
+    // SAFETY: owners above NO_OWNER are heap addresses.
+    if o > NO_OWNER && unsafe { heap_at(o) }.bin_free_here(h, w, bit) {
+        return Err(FreeError::DoubleFree);
+    }
+    h.free_remote_bit(w, bit)
 }
 
 /// Free `p` from slab `s` of the region when the calling thread (slot
@@ -125,17 +226,7 @@ pub fn free_other(v: usize, s: &'static SlabMeta, p: usize) {
         }
         _ => {}
     }
-    let checked = h.check_live().map_err(|_| h.refusal(p)).and_then(|()| {
-        let (w, bit) = h.locate(p).ok_or(FreeError::Invalid)?;
-        // An object free in its owner's bin looks allocated in the bitmap.
-        let o = h.owner.load(SeqCst);
-        // SAFETY: owners above NO_OWNER are heap addresses.
-        if o > NO_OWNER && unsafe { heap_at(o) }.bin_holds_free(h, w, bit) {
-            return Err(FreeError::DoubleFree);
-        }
-        h.free_remote_bit(w, bit)
-    });
-    if let Err(e) = checked {
+    if let Err(e) = mark_remote(h, p) {
         return diag::free_error(e, p, Some(h), "free");
     }
     // A thread that only ever frees gets its counts kept thread-locally
@@ -152,29 +243,47 @@ pub fn free_other(v: usize, s: &'static SlabMeta, p: usize) {
             .store(m.remote_frees.load(Relaxed) + 1, Relaxed),
         None => inc(&COUNTERS.heapless_frees),
     }
-    route_one(h, me, 0);
+    notify(Live, h, me.map(|m| m.addr()));
+}
+
+/// After a remote free set a pending bit of `h`: make sure its collector
+/// will fold it in (`me`: the freeing thread's heap, if it has one).
+#[inline(always)]
+pub(crate) fn notify<'a, E: Spans<'a>>(env: E, h: &'a SlabMeta, me: Option<usize>) {
+    // A stack taken over from an owner that let go (`h` itself among its
+    // spans, still marked queued) is ours to route: dropped, its spans
+    // would stay marked queued on no stack, their frees never folded in.
+    let work = route_one(env, h, me, 0);
+    route_chain(env, work, me);
 }
 
 /// Route the chain starting at link `l` (spans popped off a stack, each
-/// still marked queued) to their collectors.
-fn route_chain(l: u32, me: Option<&Heap>) {
+/// still marked queued) to their collectors; `me`: the calling thread's
+/// heap, if it has one.
+pub(crate) fn route_chain<'a, E: Spans<'a>>(env: E, l: u32, me: Option<usize>) {
     let mut work = l;
-    while let Some(s) = link(work) {
+    while let Some(s) = env.link(work) {
         work = s.qnext.load(Relaxed);
         s.queued.store(false, SeqCst);
-        work = route_one(s, me, work);
+        work = route_one(env, s, me, work);
     }
 }
 
 /// Make sure the pending frees of `s` reach its collector: its owner (via
-/// the owner's stack), the caller itself if it owns `s`, or, for an orphan,
-/// the caller under the span's try-lock. Returns the work list `work` with
-/// any stack this had to take over prepended.
-fn route_one(s: &'static SlabMeta, me: Option<&Heap>, mut work: u32) -> u32 {
+/// the owner's stack), the caller itself if it owns `s` (`me`: the calling
+/// thread's heap), or, for an orphan, the caller under the span's
+/// try-lock. Returns the work list `work` with any stack this had to take
+/// over prepended.
+pub(crate) fn route_one<'a, E: Spans<'a>>(
+    env: E,
+    s: &'a SlabMeta,
+    me: Option<usize>,
+    mut work: u32,
+) -> u32 {
     loop {
         let o = s.owner.load(SeqCst);
         if o == NO_OWNER {
-            match pool::collect_orphan(s, epoch::era()) {
+            match pool::collect_orphan_with(s, || env.fold_orphan(s)) {
                 // Adopted meanwhile: tell the new owner.
                 Some(_) => continue,
                 None => return work,
@@ -184,36 +293,32 @@ fn route_one(s: &'static SlabMeta, me: Option<&Heap>, mut work: u32) -> u32 {
             // Not in use by anyone (reclaimed meanwhile): nothing to do.
             return work;
         }
-        if let Some(h) = me {
-            if h.addr() == o {
-                h.collect_owned(s);
-                return work;
-            }
+        if me == Some(o) {
+            env.collect_owned(o, s);
+            return work;
         }
         // Already queued (the common case while frees stream in): the
         // drainer clears the flag before folding, so it will see our bit.
         if s.queued.load(SeqCst) || s.queued.swap(true, SeqCst) {
             return work;
         }
-        // SAFETY: owners above NO_OWNER are heap addresses.
-        let owner = unsafe { heap_at(o) };
-        owner.push_queue(s);
+        push_chain(env, env.stack(o), s, s);
         // An idle owner may need help giving these pages back.
-        pool::BELL.ring();
+        env.ring();
         // The owner may have let go of the span before our push landed;
         // then nobody would look at its stack for this span: take it over.
         if s.owner.load(SeqCst) != o {
-            let taken = owner.queue.0.swap(0, SeqCst);
-            work = prepend(taken, work);
+            let taken = env.stack(o).swap(0, SeqCst);
+            work = prepend(env, taken, work);
         }
         return work;
     }
 }
 
 /// Put chain `a` in front of chain `b`.
-fn prepend(a: u32, b: u32) -> u32 {
-    let Some(mut t) = link(a) else { return b };
-    while let Some(n) = link(t.qnext.load(Relaxed)) {
+fn prepend<'a, E: Spans<'a>>(env: E, a: u32, b: u32) -> u32 {
+    let Some(mut t) = env.link(a) else { return b };
+    while let Some(n) = env.link(t.qnext.load(Relaxed)) {
         t = n;
     }
     t.qnext.store(b, Relaxed);
@@ -223,15 +328,20 @@ fn prepend(a: u32, b: u32) -> u32 {
 /// Make `s` an orphan: no owner; reclaimed if empty, offered for adoption
 /// if it has room in the current epoch, its free pages queued to go back.
 pub(super) fn orphan(s: &'static SlabMeta) {
+    orphan_with(Live, s);
+}
+
+/// [`orphan`] over `env`'s spans.
+pub(crate) fn orphan_with<'a, E: Spans<'a>>(env: E, s: &'a SlabMeta) {
     s.lock.lock();
     s.owner.store(NO_OWNER, SeqCst);
     s.list.set(List::Free);
-    let reclaimed = pool::fold_orphan(s, epoch::era());
+    let reclaimed = env.fold_orphan(s);
     s.lock.unlock();
     if !reclaimed {
         inc(&COUNTERS.orphaned_spans);
         if s.has_pending() {
-            let _ = pool::collect_orphan(s, epoch::era());
+            let _ = pool::collect_orphan_with(s, || env.fold_orphan(s));
         }
     }
 }
@@ -239,7 +349,8 @@ pub(super) fn orphan(s: &'static SlabMeta) {
 /// In a fork child: fold in span `s` of heap `h`, which was left marked
 /// queued by a parent thread caught mid-push.
 pub fn route_for_fork(s: &'static SlabMeta, h: &Heap) {
-    let _ = route_one(s, Some(h), 0);
+    let work = route_one(Live, s, Some(h.addr()), 0);
+    route_chain(Live, work, Some(h.addr()));
 }
 
 /// Give back, on behalf of heaps whose thread has been idle for a while,
@@ -282,28 +393,26 @@ pub fn help_idle(now: u64, force: bool) -> usize {
 /// Take `h`'s stack, give back its spans' free pages, push them back one
 /// by one (each push followed by the pusher's owner check).
 fn help(h: &'static Heap) -> usize {
+    help_with(Live, h.addr())
+}
+
+/// [`help`] the heap at `owner` over `env`'s spans.
+pub(crate) fn help_with<'a, E: Spans<'a>>(env: E, owner: usize) -> usize {
     let mut bytes = 0;
-    let mut l = h.queue.0.swap(0, SeqCst);
-    while let Some(s) = link(l) {
+    let mut l = env.stack(owner).swap(0, SeqCst);
+    while let Some(s) = env.link(l) {
         l = s.qnext.load(Relaxed);
         s.lock.lock();
-        if s.owner.load(SeqCst) == h.addr() && s.state.get() == State::Active {
-            let n = pages::purge_free(s);
-            // The owner was idle: if it needs them again, that is no sign
-            // its own policy returned them too early.
-            s.purged_at.store(0, Relaxed);
-            if n > 0 {
-                bytes += n;
-                inc(&COUNTERS.helped_spans);
-            }
+        if s.owner.load(SeqCst) == owner && s.state.get() == State::Active {
+            bytes += env.purge(s);
         }
         s.lock.unlock();
         // Still marked queued: back on its owner's stack it goes. If the
         // owner let go of it meanwhile (exiting, or reclaiming), the owner's
         // last drain may have missed it: take the stack over and route it.
-        h.push_queue(s);
-        if s.owner.load(SeqCst) != h.addr() {
-            route_chain(h.queue.0.swap(0, SeqCst), None);
+        push_chain(env, env.stack(owner), s, s);
+        if s.owner.load(SeqCst) != owner {
+            route_chain(env, env.stack(owner).swap(0, SeqCst), None);
         }
     }
     bytes
