@@ -34,7 +34,7 @@ def uses():
                 continue
             rel = os.path.relpath(os.path.join(dirpath, f), src)[:-3].split(os.sep)
             mod = rel[0]
-            if mod in ("lib", "main", "tests"):
+            if mod in ("lib", "main", "tests", "proptests"):
                 continue
             text = open(os.path.join(dirpath, f)).read()
             deps = set(re.findall(r"crate::(\w+)", text))

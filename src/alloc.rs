@@ -52,15 +52,7 @@ fn malloc_slow(size: usize, align: usize) -> *mut c_void {
     if size > MAX_REQUEST {
         return enomem();
     }
-    // A class serves it when one fits (any alignment up to a slab).
-    let class = if size > MAX_MEDIUM || align > crate::sizeclass::SLAB_SIZE {
-        None
-    } else if align <= 16 {
-        Some(class_of(size))
-    } else {
-        class_for_aligned(size, align)
-    };
-    if let Some(c) = class {
+    if let Some(c) = class_for(size, align) {
         if let Some(h) = thread_heap() {
             let p = h.alloc(c);
             if p != 0 {
@@ -74,6 +66,20 @@ fn malloc_slow(size: usize, align: usize) -> *mut c_void {
         }
     }
     fallback(size, align)
+}
+
+/// The class serving `size` bytes at alignment `align` (a power of two):
+/// one whose blocks fit and are aligned when one exists (any alignment up
+/// to a slab), else `None` (a huge block).
+#[inline]
+pub(crate) fn class_for(size: usize, align: usize) -> Option<usize> {
+    if size > MAX_MEDIUM || align > crate::sizeclass::SLAB_SIZE {
+        None
+    } else if align <= 16 {
+        Some(class_of(size))
+    } else {
+        class_for_aligned(size, align)
+    }
 }
 
 static WARNED: AtomicBool = AtomicBool::new(false);

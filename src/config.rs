@@ -49,10 +49,13 @@ pub struct Signal(pub i32);
 impl Value for Signal {
     fn parse(s: &[u8]) -> Option<Self> {
         let l = lower(s);
+        // SIG goes before signal names only ("SIGOFF" is no form).
+        if l.as_bytes() == b"off" {
+            return Some(Signal(0));
+        }
         let name = l.as_bytes();
         let name = name.strip_prefix(b"sig").unwrap_or(name);
         Some(Signal(match name {
-            b"off" => 0,
             b"usr1" => libc::SIGUSR1,
             b"usr2" => libc::SIGUSR2,
             b"hup" => libc::SIGHUP,

@@ -56,4 +56,6 @@ pub mod global;
 pub mod api;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

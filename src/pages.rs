@@ -79,16 +79,7 @@ fn give_back(addr: usize, len: usize, resident: usize, epoch: usize) -> bool {
 pub fn commit_taken(head: &SlabMeta, t: Taken) -> usize {
     let (first, last) = head.pages_of(t);
     let mut fresh = 0;
-    let mut j = first;
-    while j <= last {
-        let k = j / SLAB_PAGES;
-        let lo = j % SLAB_PAGES;
-        let hi = if last / SLAB_PAGES == k {
-            last % SLAB_PAGES
-        } else {
-            SLAB_PAGES - 1
-        };
-        let want = ((u32::MAX >> (31 - hi)) & (u32::MAX << lo)) as u16;
+    for (k, want) in slab_masks(first, last + 1) {
         if let Some(s) = region::nth(head, k) {
             let r = s.resident.load(Relaxed);
             if r & want != want {
@@ -96,7 +87,6 @@ pub fn commit_taken(head: &SlabMeta, t: Taken) -> usize {
                 s.resident.store(r | want, Relaxed);
             }
         }
-        j = (k + 1) * SLAB_PAGES;
     }
     if fresh > 0 {
         counters::span_pages(
@@ -167,18 +157,28 @@ pub fn purge_free(head: &SlabMeta) -> usize {
 
 /// Clear the resident bits of `n` pages starting at span page `first`.
 fn clear_resident(head: &SlabMeta, first: usize, n: usize) {
-    let mut j = first;
-    let end = first + n;
-    while j < end {
-        let k = j / SLAB_PAGES;
-        let lo = j % SLAB_PAGES;
-        let hi = (end - k * SLAB_PAGES).min(SLAB_PAGES) - 1;
-        let mask = ((u32::MAX >> (31 - hi)) & (u32::MAX << lo)) as u16;
+    for (k, mask) in slab_masks(first, first + n) {
         if let Some(s) = region::nth(head, k) {
             s.resident.store(s.resident.load(Relaxed) & !mask, Relaxed);
         }
-        j = (k + 1) * SLAB_PAGES;
     }
+}
+
+/// Span pages `first..end` cut at slab boundaries: `(k, mask)` for each
+/// slab `k` they touch, lowest first, `mask` naming the slab's pages among
+/// them (bit `j` = page `k * SLAB_PAGES + j`).
+pub(crate) fn slab_masks(first: usize, end: usize) -> impl Iterator<Item = (usize, u16)> {
+    let mut j = first;
+    core::iter::from_fn(move || {
+        if j >= end {
+            return None;
+        }
+        let k = j / SLAB_PAGES;
+        let lo = j % SLAB_PAGES;
+        let hi = (end - k * SLAB_PAGES).min(SLAB_PAGES) - 1;
+        j = (k + 1) * SLAB_PAGES;
+        Some((k, ((u32::MAX >> (31 - hi)) & (u32::MAX << lo)) as u16))
+    })
 }
 
 /// Give back every resident page of the `slabs` slabs starting at `head`
@@ -207,23 +207,13 @@ pub fn purge_all(head: &SlabMeta, slabs: usize, epoch: usize) -> usize {
 /// block handed out: the program may touch all of it). Returns the pages
 /// newly marked.
 pub fn commit_block(head: &SlabMeta, bytes: usize) -> usize {
-    let pages = bytes.div_ceil(PAGE);
     let mut fresh = 0;
-    let mut j = 0;
-    while j < pages {
-        let k = j / SLAB_PAGES;
-        let n = (pages - j).min(SLAB_PAGES);
-        let want = if n >= 16 {
-            u16::MAX
-        } else {
-            ((1u32 << n) - 1) as u16
-        };
+    for (k, want) in slab_masks(0, bytes.div_ceil(PAGE)) {
         if let Some(s) = region::nth(head, k) {
             let r = s.resident.load(Relaxed);
             fresh += (want & !r).count_ones() as usize;
             s.resident.store(r | want, Relaxed);
         }
-        j += SLAB_PAGES;
     }
     fresh
 }

@@ -43,18 +43,18 @@ impl Heap {
         let class = s.class.load(Relaxed) as usize;
         let b = self.bin(class);
         // Small objects of the word the bin holds go back into the bin.
-        // Medium objects always go to the bitmap: a medium span's objects
-        // are all in one word, and its thinning must be seen.
-        if class < NSMALL
-            && b.tag.word.load(Relaxed) == w
-            && core::ptr::eq(b.tag.slab.load(Relaxed), s)
-        {
+        // Medium objects always go to the bitmap (a medium span's objects
+        // are all in one word, and its thinning must be seen), but one the
+        // bin holds is free already: a double free.
+        if b.tag.word.load(Relaxed) == w && core::ptr::eq(b.tag.slab.load(Relaxed), s) {
             let x = b.bits.load(Relaxed);
             if x & bit != 0 {
                 return diag::free_error(FreeError::DoubleFree, p, Some(s), "free");
             }
-            b.bits.store(x | bit, Relaxed);
-            return;
+            if class < NSMALL {
+                b.bits.store(x | bit, Relaxed);
+                return;
+            }
         }
         match s.free_bit(w, bit) {
             // Emptied, thinned out past a band, or left the full list.
