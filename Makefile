@@ -3,9 +3,14 @@
 #               printing zslab's statistics at exit
 #   make test   everything CI runs, in this order:
 #                 lint               cargo fmt --check, clippy -D warnings
+#                                    (also of the model build), the layer
+#                                    table, the README's configuration table
 #                 check-panic        no panic reachable from malloc & co. in
 #                                    the built library (objdump call graph)
-#                 unit               cargo test
+#                 unit               cargo test (unit and property tests)
+#                 models             shuttle model checks of the cross-thread
+#                                    protocols (remote frees, double frees,
+#                                    page return, notifications, adoption)
 #                 preload            the C programs in preload-tests/ under
 #                                    LD_PRELOAD (API, threads, fork, double
 #                                    frees, epochs and epoch domains, large
@@ -35,7 +40,7 @@ CLI := target/release/zslab
 # The real interpreter, not a wrapper script (pyenv shims are bash).
 PY  ?= $(shell python3 -c "import sys; print(sys.executable)")
 
-.PHONY: all build demo test lint check-panic unit preload env-vars example observability real-programs \
+.PHONY: all build demo test lint check-panic unit models preload env-vars example observability real-programs \
 	memory-return limits foreign-allocator coexistence real-suites install-test \
 	bench bench-quick clean install uninstall
 
@@ -52,6 +57,9 @@ demo: build
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets --release -- -D warnings
+	cargo clippy --release -p zslab --features model --lib --tests -- -D warnings
+	python3 scripts/check-layers.py
+	python3 scripts/gen-config-table.py --check
 
 # No panic entry point reachable from the exported allocation functions.
 check-panic: build
@@ -59,6 +67,11 @@ check-panic: build
 
 unit:
 	cargo test --release
+
+# The cross-thread protocols under shuttle: the same code, its atomics
+# swapped for the checker's (src/tests/models/).
+models:
+	cargo test --release -p zslab --features model --lib tests::models
 
 preload: build
 	bash preload-tests/run.sh $(LIB)
@@ -104,7 +117,7 @@ real-suites: build
 install-test: build
 	bash scripts/test-install.sh
 
-test: lint check-panic unit preload env-vars example observability real-programs memory-return \
+test: lint check-panic unit models preload env-vars example observability real-programs memory-return \
 	limits foreign-allocator coexistence real-suites install-test
 
 # e.g. make bench BENCH_ARGS="--reps 9 --only churn_rss,larson"
