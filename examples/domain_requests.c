@@ -17,11 +17,12 @@
  * slab_domain_enter("request") gives the request an epoch of its own on
  * its thread: its objects share spans with each other only, not with the
  * cache entries of other requests or the workers' long-lived data, so when
- * the request ends they empty whole spans, and slab_domain_exit() (the
- * outermost exit closes the domain) gives the pages back to the OS. At the
- * end the program prints the statistics that show it: domains opened and
- * closed, the live bytes (about the cache's size), the committed bytes and
- * RSS, and how much went back with madvise.
+ * the request ends they empty whole spans, which the next request reuses
+ * from zslab's caches (slab_domain_exit(), the outermost exit, closes the
+ * domain's epoch; pages go back to the OS when the load drops, not at
+ * every request). At the end the program prints the statistics that show
+ * it: domains opened and closed, the live bytes (about the cache's size),
+ * the committed bytes and RSS, and how much went back with madvise.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

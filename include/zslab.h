@@ -72,7 +72,8 @@ size_t slab_reclaim(void);
  * label (counted), else open a new one nested in it (at most 32 deep).
  * Returns its id, or 0 with errno set (EOVERFLOW: too deep).
  * slab_domain_exit(): leave the innermost domain; the exit that brings its
- * count to zero closes it (its cached empty spans go back to the OS).
+ * count to zero closes its epoch (its spans empty as its objects die and
+ * wait in the hot caches for the next domain; malloc_trim returns them).
  * Returns 0, or -1 with errno EINVAL when no domain is entered.
  * slab_domain_force_close(id): close the innermost domain `id` whatever its
  * count. Returns 0, or -1 (EINVAL: none entered; EPERM: not this thread's

@@ -226,13 +226,15 @@ pub extern "C" fn slab_domain_current() -> u64 {
     heap::current().map_or(0, |h| h.domain_current())
 }
 
-/// A domain closed: its cached empty spans go back, and RSS around that is
-/// recorded for its epoch slot.
+/// A domain closed: its epoch is CLOSING (marked by the heap), its spans
+/// empty as its objects die and are reclaimed like any others, so the
+/// next domain reuses them from the hot caches; pages go back under the
+/// usual policy, not at every close (a request-scoped domain closes
+/// thousands of times a second). RSS at the close is recorded for its
+/// epoch slot.
 fn close_domain(era: u64) {
     let e = epoch::index(era);
     let before = os::rss_bytes();
-    heap::tidy_current();
-    pool::purge_epoch(e);
     let slot = epoch::slot(e);
     if slot.era.load(core::sync::atomic::Ordering::Relaxed) == era {
         slot.rss_before_close

@@ -103,7 +103,7 @@ impl Shared {
 
 /// The occupancy band of a span with `used` of `cap` objects: more than
 /// half, a quarter, an eighth used, or less.
-fn band_of(cap: u32, used: u32) -> usize {
+pub(super) fn band_of(cap: u32, used: u32) -> usize {
     if used > cap / 2 {
         0
     } else if used > cap / 4 {

@@ -317,6 +317,40 @@ impl Heap {
         self.alloc_era.store(alloc, Relaxed);
         self.epoch.store(epoch::index(alloc), Relaxed);
         inc(&COUNTERS.epoch_switches);
+        self.resume(alloc);
+    }
+
+    /// Allocation returns to era `era` (a domain was left for the
+    /// enclosing one, or the global epoch): the spans of that very era that
+    /// were retired when it was left take objects again, instead of fresh
+    /// spans beside them. Retirement pushes to the front, so they are among
+    /// the first few of each class's retired list. A span on its way back
+    /// from a purge is stale in the queue (new activation number).
+    fn resume(&self, era: u64) {
+        const LOOK: usize = 16;
+        for class in 0..NCLASS {
+            let l = self.lists(class);
+            let mut cur = l.retired.front();
+            for _ in 0..LOOK {
+                let Some(s) = cur else { break };
+                cur = crate::list::SlabList::next_of(s);
+                if s.era.load(Relaxed) != era {
+                    continue;
+                }
+                if s.has_pending() {
+                    diag::check_collected(s.collect(), s);
+                }
+                l.retired.unlink(s);
+                let cap = s.cap.load(Relaxed);
+                let used = s.used.load(Relaxed);
+                let band = super::policy::band_of(cap, used) % BANDS;
+                l.partial[band].push_front(s, List::Partial);
+                s.band.store(band as u8, Relaxed);
+                s.mark.store(Self::band_mark(s), Relaxed);
+                s.generation
+                    .store(s.generation.load(Relaxed).wrapping_add(1), Relaxed);
+            }
+        }
     }
 
     fn retire(&self, s: &'static SlabMeta, now: u64) {
