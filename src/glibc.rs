@@ -449,16 +449,19 @@ fn detect(preload: Option<&[u8]>) -> Option<Aside> {
     if own == 0 {
         return None;
     }
-    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name; malloc is
-    // always defined, so the lookup does not fail (and does not allocate).
-    let winner = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr()) } as usize;
-    if winner != 0 && object_of(winner).0 != own {
+    // The first object in lookup order that defines malloc serves the
+    // program (see `elf`: dlsym would return an executable's canonical PLT
+    // stub, which only jumps on to that definition).
+    if let Some((winner, file)) = crate::elf::first_definer(c"malloc")
+        && winner != own
+    {
         // By name: another allocator may define __libc_malloc too.
-        let (_, file) = object_of(winner);
         let base = file.rsplit(|&c| c == b'/').next().unwrap_or(file);
         if base.starts_with(b"libc.so") {
             return Some(Aside::NotPreloaded);
         }
+        // Its entry points, through RTLD_DEFAULT (a canonical PLT stub
+        // among them jumps to the winner too).
         forward_to(libc::RTLD_DEFAULT, own);
         return Some(Aside::Allocator);
     }
