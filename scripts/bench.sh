@@ -433,7 +433,7 @@ setup_workload() {
         churn_rss)    W_CMD=("$BUILD/churn_rss" "${S[@]}"); W_SAMPLE=1 ;;
         malloc_large) W_CMD=("$BUILD/malloc_large" "${S[@]}") ;;
         python)       W_OPTS=(-e PYTHONMALLOC=malloc)
-                      W_CMD=("$PYBIN" -I "$ROOT/bench/py_alloc.py" "${S[@]}") ;;
+                      W_CMD=("$PYBIN" -s "$ROOT/bench/py_alloc.py" "${S[@]}") ;;
         sqlite)       W_OPTS=(-i "$SQL_FILE")
                       W_CMD=("$SQLITE" :memory:) ;;
         scaling|xmalloc|cache_scratch|mstress|rptest|malloc_simple|realloc_calloc|medium_replace)
@@ -443,7 +443,7 @@ setup_workload() {
         randsize_2t)  W_CMD=("$BUILD/randsize" 2 "${S[@]}") ;;
         phase_py|phase_py_twin)
                       W_OPTS=(-e PYTHONMALLOC=malloc)
-                      W_CMD=("$PYBIN" -I "$ROOT/bench/phase_py.py" "${S[@]}"); W_SAMPLE=1 ;;
+                      W_CMD=("$PYBIN" -s "$ROOT/bench/phase_py.py" "${S[@]}"); W_SAMPLE=1 ;;
         phase_c|phase_c_twin)
                       W_CMD=("$BUILD/phase_c" "${S[@]}"); W_SAMPLE=1 ;;
         auto_epoch_off)

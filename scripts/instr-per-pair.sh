@@ -21,7 +21,7 @@ refs() { # refs PRELOAD MODE N
         env ${1:+LD_PRELOAD=$1} "$tmp/pair128" "$2" "$3" 2>&1 |
         awk '/I *refs:/ { gsub(",", "", $NF); print $NF }' | tail -n 1
 }
-find_lib() { ldconfig -p | awk -v n="$1" '$1 == n { print $NF; exit }'; }
+find_lib() { ldconfig -p | awk -v n="$1" '$1 == n && !f { print $NF; f = 1 }'; } # reads to the end: no SIGPIPE under pipefail
 printf '%-10s %10s %10s\n' allocator lifo ring
 for a in glibc zslab mimalloc jemalloc tcmalloc; do
     case $a in
