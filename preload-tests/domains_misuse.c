@@ -26,35 +26,6 @@
 
 #include <fcntl.h>
 
-typedef struct {
-    __typeof__(slab_domain_enter) *enter;
-    __typeof__(slab_domain_exit) *exit;
-    __typeof__(slab_domain_force_close) *force_close;
-    __typeof__(slab_domain_current) *current;
-} domain_api;
-
-static int load_domains(domain_api *d)
-{
-    void *p[4] = {
-        dlsym(RTLD_DEFAULT, "slab_domain_enter"),
-        dlsym(RTLD_DEFAULT, "slab_domain_exit"),
-        dlsym(RTLD_DEFAULT, "slab_domain_force_close"),
-        dlsym(RTLD_DEFAULT, "slab_domain_current"),
-    };
-    int found = !!p[0] + !!p[1] + !!p[2] + !!p[3];
-    if (mode_is_glibc()) {
-        CHECK(found == 0, "none mode but %d slab_domain_* symbols were found", found);
-        memset(d, 0, sizeof *d);
-        return 0;
-    }
-    CHECK(found == 4, "zslab mode but only %d of 4 slab_domain_* symbols found", found);
-    __builtin_memcpy(&d->enter, &p[0], sizeof d->enter);
-    __builtin_memcpy(&d->exit, &p[1], sizeof d->exit);
-    __builtin_memcpy(&d->force_close, &p[2], sizeof d->force_close);
-    __builtin_memcpy(&d->current, &p[3], sizeof d->current);
-    return 1;
-}
-
 /* ---- stderr capture around one call */
 
 static int saved_err = -1;
@@ -125,9 +96,9 @@ static size_t size_of(int level, int i)
 int main(void)
 {
     zslab_api z;
-    domain_api d;
+    zt_domain_api d;
     int have = zt_load(&z);
-    int dom = load_domains(&d);
+    int dom = zt_load_domains(&d);
     CHECK(have == dom, "epoch API and domain API disagree");
     watchdog(60);
     printf("domains_misuse: %s\n", dom ? "zslab loaded" : "plain glibc");

@@ -27,37 +27,8 @@
 
 #include <pthread.h>
 
-typedef struct {
-    __typeof__(slab_domain_enter) *enter;
-    __typeof__(slab_domain_exit) *exit;
-    __typeof__(slab_domain_force_close) *force_close;
-    __typeof__(slab_domain_current) *current;
-} domain_api;
-
-static int load_domains(domain_api *d)
-{
-    void *p[4] = {
-        dlsym(RTLD_DEFAULT, "slab_domain_enter"),
-        dlsym(RTLD_DEFAULT, "slab_domain_exit"),
-        dlsym(RTLD_DEFAULT, "slab_domain_force_close"),
-        dlsym(RTLD_DEFAULT, "slab_domain_current"),
-    };
-    int found = !!p[0] + !!p[1] + !!p[2] + !!p[3];
-    if (mode_is_glibc()) {
-        CHECK(found == 0, "none mode but %d slab_domain_* symbols were found", found);
-        memset(d, 0, sizeof *d);
-        return 0;
-    }
-    CHECK(found == 4, "zslab mode but only %d of 4 slab_domain_* symbols found", found);
-    __builtin_memcpy(&d->enter, &p[0], sizeof d->enter);
-    __builtin_memcpy(&d->exit, &p[1], sizeof d->exit);
-    __builtin_memcpy(&d->force_close, &p[2], sizeof d->force_close);
-    __builtin_memcpy(&d->current, &p[3], sizeof d->current);
-    return 1;
-}
-
 static zslab_api z;
-static domain_api d;
+static zt_domain_api d;
 static int dom;
 
 static struct zslab_epoch_stats ep(uint64_t id)
@@ -206,7 +177,7 @@ static void *worker_main(void *arg)
 int main(void)
 {
     int have = zt_load(&z);
-    dom = load_domains(&d);
+    dom = zt_load_domains(&d);
     CHECK(have == dom, "epoch API and domain API disagree");
     watchdog(100);
     printf("domains_threads: %s\n", dom ? "zslab loaded" : "plain glibc");

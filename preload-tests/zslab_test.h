@@ -87,6 +87,37 @@ static UNUSED int zt_load(zslab_api *z)
 }
 
 /* slab_stats_global() that must succeed and agree with our struct layout. */
+/* The epoch domain functions, looked up like zt_load()'s: all present under
+ * zslab (returns 1), all absent in none mode (returns 0, table zeroed). */
+typedef struct {
+    __typeof__(slab_domain_enter) *enter;
+    __typeof__(slab_domain_exit) *exit;
+    __typeof__(slab_domain_force_close) *force_close;
+    __typeof__(slab_domain_current) *current;
+} zt_domain_api;
+
+static UNUSED int zt_load_domains(zt_domain_api *d)
+{
+    void *p[4] = {
+        dlsym(RTLD_DEFAULT, "slab_domain_enter"),
+        dlsym(RTLD_DEFAULT, "slab_domain_exit"),
+        dlsym(RTLD_DEFAULT, "slab_domain_force_close"),
+        dlsym(RTLD_DEFAULT, "slab_domain_current"),
+    };
+    int found = !!p[0] + !!p[1] + !!p[2] + !!p[3];
+    if (mode_is_glibc()) {
+        CHECK(found == 0, "none mode but %d slab_domain_* symbols were found", found);
+        memset(d, 0, sizeof *d);
+        return 0;
+    }
+    CHECK(found == 4, "zslab mode but only %d of 4 slab_domain_* symbols found", found);
+    __builtin_memcpy(&d->enter, &p[0], sizeof d->enter);
+    __builtin_memcpy(&d->exit, &p[1], sizeof d->exit);
+    __builtin_memcpy(&d->force_close, &p[2], sizeof d->force_close);
+    __builtin_memcpy(&d->current, &p[3], sizeof d->current);
+    return 1;
+}
+
 static UNUSED void zt_global(const zslab_api *z, struct zslab_global_stats *g)
 {
     memset(g, 0xA5, sizeof *g);
