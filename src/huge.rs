@@ -38,6 +38,8 @@ struct Cache {
     /// (slabs) of the longest block pushed out in that window.
     last_overflow: u64,
     evicted: usize,
+    /// The most bytes live in huge blocks since the bound last shrank.
+    peak_live: usize,
 }
 
 static CACHE: SpinLock<Cache> = SpinLock::new(Cache {
@@ -46,6 +48,7 @@ static CACHE: SpinLock<Cache> = SpinLock::new(Cache {
     limit: 0,
     last_overflow: 0,
     evicted: 0,
+    peak_live: 0,
 });
 
 /// Base bound of the cache in bytes (ZSLAB_HUGE_CACHE), and its ceiling.
@@ -185,7 +188,7 @@ fn from_cache(n: usize) -> Option<(&'static SlabMeta, usize)> {
         }
         cur = SlabList::next_of(m);
     }
-    let Some(m) = best else {
+    let Some(m) = best.or_else(|| lengthen_cached(&mut c, n)) else {
         // A miss soon after the cache pushed out a block that would have
         // served it: the cache is too small for what the program cycles
         // through.
@@ -225,6 +228,73 @@ fn from_cache(n: usize) -> Option<(&'static SlabMeta, usize)> {
     }
     inc(&COUNTERS.huge_cache_hits);
     Some((m, m.span.load(Relaxed) as usize))
+}
+
+/// No cached block is long enough for `n` slabs: lengthen one in place
+/// with the unused slabs right after it, so its resident pages are reused
+/// and only the extension is new. Without this, a program cycling through
+/// blocks of varied sizes takes a fresh run at every such miss while the
+/// cache fills with blocks slightly too short, and the cache's bound then
+/// pushes them back to the OS to be faulted in again (`malloc_large`: 195
+/// MiB returned and re-faulted over 20 000 blocks). Tries the few longest
+/// blocks (each try takes the region's lock);
+/// blocks moved in with mremap stay as they are. The block stays on the
+/// list; the caller unlinks it.
+fn lengthen_cached(c: &mut Cache, n: usize) -> Option<&'static SlabMeta> {
+    const TRIES: usize = 4;
+    let mut tried: [usize; TRIES] = [usize::MAX; TRIES];
+    for t in 0..TRIES {
+        // The longest block not tried yet.
+        let mut pick: Option<&'static SlabMeta> = None;
+        let mut cur = c.list.front();
+        while let Some(m) = cur {
+            let len = m.span.load(Relaxed) as usize;
+            if m.band.load(Relaxed) == 0
+                && !tried[..t].contains(&region::index_of(m))
+                && pick.is_none_or(|p| len > p.span.load(Relaxed) as usize)
+            {
+                pick = Some(m);
+            }
+            cur = SlabList::next_of(m);
+        }
+        let m = pick?;
+        let idx = region::index_of(m);
+        let len = m.span.load(Relaxed) as usize;
+        if grow_run(idx, len, n - len) {
+            // Counted as cached for the moment: the caller takes the
+            // whole block out of the cache.
+            m.span.store(n as u32, Relaxed);
+            c.bytes += (n - len) << SLAB_SHIFT;
+            add(
+                &COUNTERS.huge_cached_bytes,
+                ((n - len) << SLAB_SHIFT) as i64,
+            );
+            return Some(m);
+        }
+        tried[t] = idx;
+    }
+    None
+}
+
+/// Lengthen the run `[idx, idx+n)` by the `extra` unused slabs right after
+/// it, if they are unused; they are named by the run's head. The caller
+/// sets the run's length.
+fn grow_run(idx: usize, n: usize, extra: usize) -> bool {
+    if !region::extend_run(idx, n, extra) {
+        return false;
+    }
+    if let Some(t) = region::meta(idx + n) {
+        pages::unused_resident(t, extra, -1);
+    }
+    let me = idx as u32 + 1;
+    for k in n..n + extra {
+        if let Some(m) = region::meta(idx + k) {
+            m.owner.store(0, Relaxed);
+            m.head.store(me, Relaxed);
+            m.state.store(State::Interior, Release);
+        }
+    }
+    true
 }
 
 /// Check that `p` is live block `head`'s address.
@@ -293,11 +363,17 @@ fn cache_push(head: &'static SlabMeta) {
         head.stamp.store(now, Relaxed);
         c.list.push_front(head, List::HugeCache);
         // Grown for a program that cycles through more than the base, but
-        // never beyond what it has live in huge blocks: a cache as large as
-        // the working set already lets every block be replaced without
-        // faults.
+        // never beyond twice the most it has had live in huge blocks
+        // lately: best fit needs a cached block at least as long as each
+        // request, so blocks of varied lengths need more cache than the
+        // working set itself, and the live bytes of the moment swing
+        // with the sizes that happen to be live.
         let live = COUNTERS.huge_live_bytes.load(Relaxed).max(0) as usize;
-        let bound = c.limit.min(live).max(CACHE_BASE.load(Relaxed));
+        c.peak_live = c.peak_live.max(live + (len << SLAB_SHIFT));
+        let bound = c
+            .limit
+            .min(c.peak_live.saturating_mul(2))
+            .max(CACHE_BASE.load(Relaxed));
         let mut i = 0;
         while c.bytes > bound && i < out.len() {
             let Some(old) = c.list.pop_back() else { break };
@@ -452,6 +528,7 @@ pub fn decay_tick(now: u64) -> usize {
         let mut c = lock();
         if c.limit > 0 && now.saturating_sub(c.last_overflow) > delay.max(100) {
             c.limit /= 2;
+            c.peak_live = COUNTERS.huge_live_bytes.load(Relaxed).max(0) as usize;
         }
     }
     if delay == 0 {
@@ -486,15 +563,7 @@ pub fn realloc(head: &'static SlabMeta, p: usize, size: usize) -> Option<usize> 
             region::free_run(idx + want, tail);
             head.span.store(want as u32, Relaxed);
         }
-    } else if region::extend_run(idx, n, want - n) {
-        let me = idx as u32 + 1;
-        for k in n..want {
-            if let Some(m) = region::meta(idx + k) {
-                m.owner.store(0, Relaxed);
-                m.head.store(me, Relaxed);
-                m.state.store(State::Interior, Release);
-            }
-        }
+    } else if grow_run(idx, n, want - n) {
         head.span.store(want as u32, Relaxed);
         inc(&COUNTERS.huge_grown_in_place);
     } else {

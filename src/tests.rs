@@ -179,6 +179,46 @@ fn an_epoch_advance_moves_new_objects_to_new_slabs() {
 }
 
 #[test]
+fn a_cached_huge_block_too_short_is_lengthened_in_place() {
+    let _g = setup();
+    while crate::pool::drained_within(crate::os::now_coarse_ms(), 1000) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    crate::huge::purge_cache();
+    // x and y split one run; y goes back to the region, x to the cache:
+    // the slabs right after the cached x are unused.
+    let c = malloc(12 << 20);
+    free(c);
+    let x = malloc(4 << 20);
+    let y = malloc(8 << 20);
+    assert_eq!((x, y), (c, c + (4 << 20)));
+    free(y);
+    crate::huge::purge_cache();
+    free(x);
+    assert_eq!(crate::huge::cached_bytes(), 4 << 20);
+    let hits = COUNTERS.huge_cache_hits.load(Relaxed);
+    // No cached block fits 10 MiB: x is lengthened instead of a fresh run
+    // being taken beside it.
+    let z = malloc(10 << 20);
+    assert_eq!(z, x, "the cached block was lengthened in place");
+    assert_eq!(crate::huge::cached_bytes(), 0);
+    assert_eq!(COUNTERS.huge_cache_hits.load(Relaxed), hits + 1);
+    // SAFETY: z is a live block.
+    let usable = unsafe { alloc::usable_size(z as *mut libc::c_void) };
+    assert_eq!(usable, 10 << 20);
+    // SAFETY: z is a live block of 10 MiB.
+    unsafe { core::ptr::write_bytes(z as *mut u8, 0x5a, 10 << 20) };
+    // Every slab of the lengthened block names its head: an interior slab
+    // boundary is refused, the block itself frees whole.
+    let before = COUNTERS.invalid_frees.load(Relaxed);
+    free(z + (8 << 20));
+    assert_eq!(COUNTERS.invalid_frees.load(Relaxed), before + 1);
+    free(z);
+    assert_eq!(crate::huge::cached_bytes(), 10 << 20);
+    crate::huge::purge_cache();
+}
+
+#[test]
 fn freed_huge_blocks_merge_back_into_their_run() {
     let _g = setup();
     // Not while a phase end sends freed blocks straight back to the OS.
