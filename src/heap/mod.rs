@@ -112,6 +112,24 @@ impl Bin {
         self.tag.seq.store(self.tag.seq.load(Relaxed) + 1, Release);
     }
 
+    /// In a fork child, for the bin of a thread that does not exist there:
+    /// a change the thread had begun will never end, and readers would wait
+    /// for it. The bin is emptied and the change closed; the objects it
+    /// held stay taken (the child never reuses that heap's spans), so a
+    /// free of one is accepted as the free of a live object. Writes only a
+    /// bin caught mid-change, so the child copies no other heap page.
+    fn abandon(&self) {
+        if self.tag.seq.load(Relaxed) & 1 == 0 {
+            return;
+        }
+        self.tag
+            .slab
+            .store(&EMPTY as *const SlabMeta as *mut SlabMeta, Relaxed);
+        self.tag.word.store(NO_WORD, Relaxed);
+        self.bits.store(0, Relaxed);
+        self.end_change();
+    }
+
     /// Whether object (`w`, `bit`) of `s` is free in this bin, read from
     /// another thread. Exact when the program ordered that read after the
     /// owner's free; a view torn by a concurrent word change answers false.
@@ -133,8 +151,9 @@ impl Bin {
     /// them out of the bitmap into the bin, a flush gives the bin's back),
     /// so a view caught mid-move, which could find an object in neither
     /// place, is read again. Exact when the program ordered the read after
-    /// the owner's free. Gives up (false) after many tries: a fork child
-    /// whose parent's owner thread stopped mid-change.
+    /// the owner's free. Gives up (false) after many tries, a bound that
+    /// only a broken owner could reach (a fork child closes the changes
+    /// its parent's threads left open: [`Bin::abandon`]).
     fn free_here(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
         for spins in 0..1u32 << 16 {
             let before = self.tag.seq.load(Acquire);
@@ -549,13 +568,18 @@ pub fn free_list_lock() -> &'static crate::sync::RawLock {
     FREE.raw()
 }
 
-/// In a fork child: a parent thread may have been between marking one of
-/// our spans queued and pushing it on our stack, leaving it marked queued
+/// In a fork child: other threads' bins may be mid-change (closed here,
+/// see [`Bin::abandon`]); a parent thread may have been between marking
+/// one of our spans queued and pushing it on our stack, leaving it marked queued
 /// on no stack (its remote frees would never be folded in again). Drain our
 /// stack, then fold in every span we own that still claims to be queued.
 /// Single-threaded, so the scan over the spans is safe; it only reads
 /// metadata of spans that are not ours.
 pub fn repair_after_fork() {
+    // Bins that other threads were changing at the fork (before this,
+    // every free from the child into such a span waited out the bound of
+    // `Bin::free_here`: a child that freed inherited blocks seemed hung).
+    for_each_heap(|o| o.bins.iter().for_each(Bin::abandon));
     let Some(h) = current() else { return };
     h.drain_queue();
     for i in 0..region::frontier() {
@@ -639,5 +663,32 @@ pub(crate) mod model {
             let b = self.bin(class);
             (b.tag.word.load(Relaxed), b.bits.load(Relaxed))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fork_child_closes_bin_changes_left_open() {
+        let h = Heap::new();
+        let b = h.bin(3);
+        let s = SlabMeta::empty();
+        // An owner that stopped between begin_change and end_change.
+        b.begin_change();
+        b.tag.word.store(0, Relaxed);
+        b.bits.store(!0, Relaxed);
+        b.abandon();
+        assert_eq!(b.tag.seq.load(Relaxed) & 1, 0, "the change is closed");
+        assert!(core::ptr::eq(b.slab(), &EMPTY));
+        // Readers answer at once, from the bitmap alone.
+        let t = std::time::Instant::now();
+        assert!(!b.free_here(&s, 0, 1));
+        assert!(t.elapsed() < std::time::Duration::from_millis(50));
+        // A bin at rest is left untouched.
+        let seq = b.tag.seq.load(Relaxed);
+        b.abandon();
+        assert_eq!(b.tag.seq.load(Relaxed), seq);
     }
 }
