@@ -579,8 +579,16 @@ pub fn repair_after_fork() {
     // Bins that other threads were changing at the fork (before this,
     // every free from the child into such a span waited out the bound of
     // `Bin::free_here`: a child that freed inherited blocks seemed hung).
-    for_each_heap(|o| o.bins.iter().for_each(Bin::abandon));
-    let Some(h) = current() else { return };
+    // The calling thread's own bins are left alone: a fork from a signal
+    // handler may have interrupted one of its changes, which it finishes
+    // once the handler returns.
+    let me = current();
+    for_each_heap(|o| {
+        if !me.is_some_and(|h| core::ptr::eq(h, o)) {
+            o.bins.iter().for_each(Bin::abandon);
+        }
+    });
+    let Some(h) = me else { return };
     h.drain_queue();
     for i in 0..region::frontier() {
         let Some(s) = region::meta(i) else { break };
