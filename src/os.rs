@@ -374,28 +374,30 @@ pub fn vm_bytes() -> u64 {
     statm_field(0)
 }
 
-/// Field `k` of /proc/self/statm, in bytes.
-fn statm_field(k: usize) -> u64 {
-    let mut buf = [0u8; 128];
-    // SAFETY: the path is a NUL-terminated literal.
-    let fd = unsafe {
-        libc::open(
-            c"/proc/self/statm".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
+/// The start of file `path` (NUL-terminated), read with one `read` into
+/// `buf`: enough for the small /proc files read here. `None` if it cannot
+/// be opened or read, or `path` lacks its NUL. Allocates nothing.
+fn read_start<'b>(path: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    if path.last() != Some(&0) {
+        return None;
+    }
+    // SAFETY: path is NUL-terminated (checked above).
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
-        return 0;
+        return None;
     }
     // SAFETY: buf is writable for its length; fd is ours and closed below.
     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
     // SAFETY: fd was opened above.
     unsafe { libc::close(fd) };
-    if n <= 0 {
-        return 0;
-    }
+    buf.get(..usize::try_from(n).ok()?)
+}
+
+/// Field `k` of /proc/self/statm, in bytes.
+fn statm_field(k: usize) -> u64 {
+    let mut buf = [0u8; 128];
     // statm: size resident shared text lib data dt (in pages)
-    let text = buf.get(..n as usize).unwrap_or(&[]);
+    let text = read_start(c"/proc/self/statm".to_bytes_with_nul(), &mut buf).unwrap_or(&[]);
     let pages = text
         .split(|&c| c == b' ')
         .nth(k)
@@ -408,21 +410,7 @@ fn statm_field(k: usize) -> u64 {
 /// read). Allocates nothing.
 pub fn thread_count() -> Option<u64> {
     let mut buf = [0u8; 1024];
-    // SAFETY: the path is a NUL-terminated literal.
-    let fd = unsafe {
-        libc::open(
-            c"/proc/self/stat".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: buf is writable for its length; fd is ours and closed below.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    // SAFETY: fd was opened above.
-    unsafe { libc::close(fd) };
-    let text = buf.get(..usize::try_from(n).ok()?)?;
+    let text = read_start(c"/proc/self/stat".to_bytes_with_nul(), &mut buf)?;
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses,
     // so count from the last ')'; num_threads is field 20, the 18th after.
     let close = text.iter().rposition(|&c| c == b')')?;
@@ -492,16 +480,7 @@ fn live_tasks() -> Option<u64> {
 /// The state letter in a task's stat file (`path` NUL-terminated).
 fn task_state(path: &[u8]) -> Option<u8> {
     let mut buf = [0u8; 512];
-    // SAFETY: path is NUL-terminated (the caller's).
-    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: buf is writable for its length; fd is ours and closed below.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    // SAFETY: fd was opened above.
-    unsafe { libc::close(fd) };
-    let text = buf.get(..usize::try_from(n).ok()?)?;
+    let text = read_start(path, &mut buf)?;
     let close = text.iter().rposition(|&c| c == b')')?;
     text.get(close + 2).copied()
 }
