@@ -700,7 +700,7 @@ impl SlabMeta {
 }
 
 /// The lowest `n` set bits of `x` (all of them if it has fewer).
-fn lowest_bits(x: u64, n: usize) -> u64 {
+pub(crate) fn lowest_bits(x: u64, n: usize) -> u64 {
     if x.count_ones() as usize <= n {
         return x;
     }

@@ -178,13 +178,19 @@ fn an_epoch_advance_moves_new_objects_to_new_slabs() {
     new.into_iter().for_each(free);
 }
 
-#[test]
-fn a_cached_huge_block_too_short_is_lengthened_in_place() {
-    let _g = setup();
+/// Start a huge-block test from an empty cache, once no phase end is
+/// sending freed blocks straight back to the OS.
+fn empty_huge_cache() {
     while crate::pool::drained_within(crate::os::now_coarse_ms(), 1000) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     crate::huge::purge_cache();
+}
+
+#[test]
+fn a_cached_huge_block_too_short_is_lengthened_in_place() {
+    let _g = setup();
+    empty_huge_cache();
     // x and y split one run; y goes back to the region, x to the cache:
     // the slabs right after the cached x are unused.
     let c = malloc(12 << 20);
@@ -221,11 +227,7 @@ fn a_cached_huge_block_too_short_is_lengthened_in_place() {
 #[test]
 fn freed_huge_blocks_merge_back_into_their_run() {
     let _g = setup();
-    // Not while a phase end sends freed blocks straight back to the OS.
-    while crate::pool::drained_within(crate::os::now_coarse_ms(), 1000) {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    crate::huge::purge_cache();
+    empty_huge_cache();
     let a = malloc(24 << 20);
     free(a);
     // Best fit splits the cached run from its start.

@@ -342,18 +342,6 @@ impl World {
     }
 }
 
-/// The lowest `n` set bits of `x`.
-pub(super) fn lowest(x: u64, n: usize) -> u64 {
-    let mut out = 0;
-    let mut rest = x;
-    for _ in 0..n {
-        let b = rest & rest.wrapping_neg();
-        out |= b;
-        rest &= !b;
-    }
-    out
-}
-
 /// Silences file descriptor 2 while alive: zslab's own double-free reports
 /// (write(2), not the test harness's captured output) would print once per
 /// schedule in a model where the owner's free detects one.

@@ -23,7 +23,7 @@ fn world(owners: &[Option<usize>], heaps: usize, live: usize) -> &'static World 
         let s = w.span(i);
         let t = w.take_live(s).expect("room");
         // Keep `live` of them, give the rest back.
-        let keep = super::lowest(t.bits, live);
+        let keep = crate::slab::lowest_bits(t.bits, live);
         s.give_back(t.word, t.bits & !keep);
         let mut rest = t.bits & !keep;
         while rest != 0 {
