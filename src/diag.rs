@@ -25,6 +25,10 @@ pub fn warn_only() -> bool {
 fn block_size(s: &SlabMeta) -> usize {
     match s.state.get() {
         State::Huge | State::HugeCached => (s.cap.load(Relaxed) as usize) << crate::os::PAGE_SHIFT,
+        // A huge block's head gone back to the region keeps its pages.
+        State::Free if s.size.load(Relaxed) == 0 => {
+            (s.cap.load(Relaxed) as usize) << crate::os::PAGE_SHIFT
+        }
         _ => s.object_size(),
     }
 }
@@ -60,7 +64,13 @@ pub fn free_error(e: FreeError, p: usize, s: Option<&SlabMeta>, what: &str) {
                 .s("(): ")
                 .hex(p)
                 .s(" is not a live ");
-            m.dec(size).s("-byte block\n");
+            if size == 0 {
+                // Slabs no span or block uses (their metadata may be
+                // zeroed): no size to name.
+                m.s("block (no block of zslab's is there)\n");
+            } else {
+                m.dec(size).s("-byte block\n");
+            }
         }
     }
     m.emit();

@@ -277,6 +277,21 @@ impl SlabMeta {
     }
 
     /// Prepare this head slab to serve class `class` from a span starting at
+    /// Give the span a new activation number, so that a delayed purge
+    /// queued for an earlier activation finds it stale. The numbers come
+    /// from one counter and never repeat (before 2^32 activations), and 0
+    /// is never issued: the metadata of a slab in a free run may be given
+    /// back and read as zeroes (`region::free_run`), and a slab reused
+    /// after that must not take an old number again.
+    pub fn renew(&self) {
+        static NEXT: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(1);
+        let mut g = NEXT.fetch_add(1, Relaxed);
+        if g == 0 {
+            g = NEXT.fetch_add(1, Relaxed);
+        }
+        self.generation.store(g, Relaxed);
+    }
+
     /// `base`: every object free, no remote free pending. Resident pages are
     /// kept (a span reused from a hot cache keeps its pages). The caller is
     /// the span's only user and has set up its interior slabs.
@@ -293,8 +308,7 @@ impl SlabMeta {
         self.used.store(0, Relaxed);
         self.mark.store(0, Relaxed);
         self.summary.store(0, Relaxed);
-        self.generation
-            .store(self.generation.load(Relaxed).wrapping_add(1), Relaxed);
+        self.renew();
         for w in 0..BITMAP_WORDS {
             let lo = w * 64;
             let bits = if lo >= cap {

@@ -256,3 +256,50 @@ fn freed_huge_blocks_merge_back_into_their_run() {
     );
     free(a);
 }
+
+#[test]
+fn metadata_of_slabs_in_free_runs_goes_back_to_the_os() {
+    let _g = setup();
+    empty_huge_cache();
+    let a = malloc(16 << 20);
+    // SAFETY: a is a live block of 16 MiB.
+    unsafe { core::ptr::write_bytes(a as *mut u8, 0x77, 16 << 20) };
+    let before = region::meta_returned();
+    free(a);
+    crate::huge::purge_cache();
+    let idx = region::index_of(region::slab_of(a).unwrap());
+    // 256 slabs of 1152 bytes: about 72 pages, less the ends kept as
+    // boundary tags.
+    let got = region::meta_returned() - before;
+    assert!(got >= 60 * 4096, "only {got} bytes of metadata returned");
+    // A slab in the middle reads as an unused slab; the pages of data
+    // went back first, so nothing resident was forgotten.
+    let mid = region::meta(idx + 128).unwrap();
+    assert_eq!(mid.state.get(), crate::slab::State::Free);
+    assert_eq!(mid.head.load(Relaxed), 0);
+    assert_eq!(mid.base.load(Relaxed), 0);
+    assert_eq!(mid.resident.load(Relaxed), 0);
+    // A stale pointer into it is still refused.
+    let invalid = COUNTERS.invalid_frees.load(Relaxed);
+    let doubles = COUNTERS.double_frees.load(Relaxed);
+    free(a + (8 << 20));
+    assert_eq!(COUNTERS.invalid_frees.load(Relaxed), invalid + 1);
+    // The block's own address still names it.
+    free(a);
+    assert_eq!(COUNTERS.double_frees.load(Relaxed), doubles + 1);
+    // The slabs serve again: spans and huge blocks set up on zeroed
+    // metadata.
+    let b = malloc(16 << 20);
+    // SAFETY: b is a live block of 16 MiB.
+    unsafe { core::ptr::write_bytes(b as *mut u8, 0x11, 16 << 20) };
+    let small: Vec<usize> = (0..20_000).map(|_| malloc(700)).collect();
+    for &p in &small {
+        // SAFETY: p is a live block of 700 bytes.
+        unsafe { core::ptr::write_bytes(p as *mut u8, 0x22, 700) };
+    }
+    for p in small {
+        free(p);
+    }
+    free(b);
+    crate::huge::purge_cache();
+}

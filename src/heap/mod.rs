@@ -205,6 +205,9 @@ struct ClassLists {
     partial: [SlabList; BANDS],
     full: SlabList,
     retired: SlabList,
+    /// Link of the span whose pages went back last while the heap was
+    /// draining (see `policy`), 0 if none.
+    drained: core::sync::atomic::AtomicU32,
 }
 
 impl ClassLists {
@@ -213,6 +216,7 @@ impl ClassLists {
             partial: [const { SlabList::new() }; BANDS],
             full: SlabList::new(),
             retired: SlabList::new(),
+            drained: core::sync::atomic::AtomicU32::new(0),
         }
     }
 }

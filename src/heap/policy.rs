@@ -177,11 +177,7 @@ impl Heap {
                 // now while draining, else if it stays unused for a while.
                 // (Not counted toward a phase end: allocation refills it.)
                 s.mark.store(next_mark(cap, used), Relaxed);
-                if self.draining() {
-                    self.purge_now(s);
-                } else {
-                    pool::queue_purge(s, os::now_coarse_ms() + self.delay());
-                }
+                self.purge_or_queue(s, os::now_coarse_ms());
                 return;
             }
             List::Partial | List::Full | List::Retired if used == 0 => {
@@ -253,10 +249,48 @@ impl Heap {
         }
         let Some(s) = s else { return };
         s.stamp.store(now, Relaxed);
+        self.purge_or_queue(s, now);
+    }
+
+    /// Give back the free pages of thinned-out span `s` now if the heap is
+    /// draining, and look at it again later either way.
+    fn purge_or_queue(&self, s: &'static SlabMeta, now: u64) {
         if self.draining() {
             self.purge_now(s);
+            // The frees after this one may not reach the span's next mark
+            // (the last quarter of a thinning span, or the few garbage
+            // objects left around its survivors), and their pages would
+            // stay until the span is touched again: a program that drops
+            // a phase and then sleeps may never touch it (and a
+            // single-threaded one has no background thread to run the
+            // queue). A drop frees a class's spans one after another, so
+            // when the drain moves on to another span of the class, the
+            // one before has had its last frees: look at it once more.
+            let me = crate::region::link_of(s);
+            let prev = self
+                .lists(s.class.load(Relaxed) as usize)
+                .drained
+                .swap(me, Relaxed);
+            if prev != me {
+                if let Some(p) = crate::region::link(prev) {
+                    self.purge_if_mine(p);
+                }
+            }
+            // And once more when due, for the drain's last spans. A phase
+            // has ended: the base delay, not one lengthened by thrashing
+            // during the phase (the drain limit is what keeps batches from
+            // draining).
+            pool::queue_purge(s, now + pool::purge_delay_default());
         } else {
             pool::queue_purge(s, now + self.delay());
+        }
+    }
+
+    /// Give back the free pages of span `s` if it is still an active span
+    /// of this heap (it may have been reclaimed since it was noted).
+    fn purge_if_mine(&self, s: &'static SlabMeta) {
+        if s.owner.load(Relaxed) == self.addr() && s.state.get() == crate::slab::State::Active {
+            self.purge_now(s);
         }
     }
 

@@ -282,8 +282,7 @@ impl Heap {
                 s.era.store(era, Relaxed);
                 // A purge queued for it would now return pages about to be
                 // filled: a new activation number makes that entry stale.
-                s.generation
-                    .store(s.generation.load(Relaxed).wrapping_add(1), Relaxed);
+                s.renew();
                 inc(&counters::class(class).recycled);
                 Some(s)
             }
@@ -347,8 +346,7 @@ impl Heap {
                 l.partial[band].push_front(s, List::Partial);
                 s.band.store(band as u8, Relaxed);
                 s.mark.store(Self::band_mark(s), Relaxed);
-                s.generation
-                    .store(s.generation.load(Relaxed).wrapping_add(1), Relaxed);
+                s.renew();
             }
         }
     }
