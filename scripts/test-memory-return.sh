@@ -31,16 +31,17 @@
 #                          steady churn keeps its pages with epochs advancing.
 #
 # Thresholds. The memory-return issue asks for 10% (epochs without phases),
-# 1.5x the twin and 85% returned (python phases); zslab gets 20%, 2.3x and
-# 85%/75%/68% (docs/benchmarks.md, "Memory return"), and the checks hold it
-# to that with a margin, so that a regression shows:
-#   - without phases, the closing epoch receives no new objects, so the
-#     allocation volume of one epoch interval cannot use the free space of
-#     the spans it retired (40% of the live set per 50 ms in nophase.c);
+# 1.5x the twin and 85% returned (python phases); zslab gets 11-15% peak
+# (7-11% steady), 2.1x and 87%/80%/73% here (docs/benchmarks.md, "Memory
+# return", has the bench's figures), and the checks hold it to that with a
+# margin, so that a regression shows:
+#   - without phases, the closing epoch's fresh spans receive no new
+#     objects, so part of one epoch interval's allocation volume cannot use
+#     their free space (40% of the live set per 50 ms in nophase.c);
 #   - survivors of a run of records land in one size class per field size,
 #     and each such cluster pins its own pages: an allocator that keeps
 #     objects where they are cannot pack them as densely as the twin does.
-NOPHASE_PCT=${NOPHASE_PCT:-30}
+NOPHASE_PCT=${NOPHASE_PCT:-20}
 PY_MAX_RATIO=${PY_MAX_RATIO:-2.8}
 PY_MIN_RETURNED=${PY_MIN_RETURNED:-0.60}
 

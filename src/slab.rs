@@ -191,10 +191,13 @@ pub struct SlabMeta {
     pub queued: AtomicBool,
     /// The span has an entry in the delayed purge queue.
     pub purge_queued: AtomicBool,
+    /// The span was reused for a later epoch (automatic epochs): it holds
+    /// objects of more than one epoch.
+    pub mixed: AtomicBool,
     /// Collector lock: orphans, ownership changes, taking objects out of
     /// the bitmap, and giving pages back.
     pub lock: RawLock,
-    _pad: [u8; 17],
+    _pad: [u8; 16],
     /// 1 = free, per object.
     pub bm: [AtomicU64; BITMAP_WORDS],
     /// 1 = freed by another thread, not yet folded into `bm`.
@@ -269,8 +272,9 @@ impl SlabMeta {
             qnext: AtomicU32::new(0),
             queued: AtomicBool::new(false),
             purge_queued: AtomicBool::new(false),
+            mixed: AtomicBool::new(false),
             lock: RawLock::new(),
-            _pad: [0; 17],
+            _pad: [0; 16],
             bm: [const { AtomicU64::new(0) }; BITMAP_WORDS],
             pend: [const { AtomicU64::new(0) }; BITMAP_WORDS],
         }
@@ -309,6 +313,7 @@ impl SlabMeta {
         self.mark.store(0, Relaxed);
         self.summary.store(0, Relaxed);
         self.renew();
+        self.mixed.store(false, Relaxed);
         for w in 0..BITMAP_WORDS {
             let lo = w * 64;
             let bits = if lo >= cap {

@@ -303,3 +303,41 @@ fn metadata_of_slabs_in_free_runs_goes_back_to_the_os() {
     free(b);
     crate::huge::purge_cache();
 }
+
+#[test]
+fn automatic_epochs_reuse_mixed_spans_after_one_advance_and_pure_ones_after_two() {
+    let _g = setup();
+    // Automatic epochs on, but never advancing by themselves: the test
+    // advances by hand.
+    epoch::set_auto(0, u64::MAX / 2);
+    let t = std::thread::spawn(|| {
+        let span = |p: usize| region::slab_of(p).unwrap() as *const _ as usize;
+        // A fills one span; all but two of its objects die.
+        let a: Vec<usize> = (0..16).map(|_| malloc(4096)).collect();
+        let sa = span(a[0]);
+        assert!(a.iter().all(|&p| span(p) == sa));
+        a[2..].iter().for_each(|&p| free(p));
+        // One advance: A, a span of the epoch that just closed, takes no
+        // new object.
+        epoch::advance();
+        let b = malloc(4096);
+        assert_ne!(span(b), sa, "the closing epoch received a new object");
+        free(b);
+        // Two advances: A is long-closed and reused, and now mixes epochs.
+        epoch::advance();
+        let c: Vec<usize> = (0..14).map(|_| malloc(4096)).collect();
+        assert!(c.iter().all(|&p| span(p) == sa), "A was not reused");
+        assert!(region::slab_of(a[0]).unwrap().mixed.load(Relaxed));
+        c[..5].iter().for_each(|&p| free(p));
+        // A mixed span holds objects that outlived two advances already:
+        // holding it back one more interval would separate nothing.
+        epoch::advance();
+        let d = malloc(4096);
+        assert_eq!(span(d), sa, "a mixed span was held back");
+        free(d);
+        c[5..].iter().chain(&a[..2]).for_each(|&p| free(p));
+    });
+    let r = t.join();
+    epoch::set_auto(0, 0);
+    r.unwrap();
+}

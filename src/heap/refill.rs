@@ -245,8 +245,12 @@ impl Heap {
     /// it closed and the next one as well are long-lived, and the free
     /// space around them would otherwise stay stranded until the last of
     /// them dies, so that time-sliced epochs would cost memory in a program
-    /// without phases. The epoch that just closed never receives new
-    /// objects. Epochs a program advances itself mark its phases, and their
+    /// without phases. The epoch that just closed receives no new objects
+    /// in the spans it took fresh; a span reused this way is *mixed* (its
+    /// older objects outlived two advances, so it will not empty with the
+    /// epoch it now serves) and may be reused again one advance after that
+    /// epoch closes: holding it back would only strand its free space.
+    /// Epochs a program advances itself mark its phases, and their
     /// spans are never reused for a later epoch (the spec's rule); the free
     /// pages of their sparse spans go back instead.
     fn recycle(&self, class: usize) -> Option<&'static SlabMeta> {
@@ -266,7 +270,10 @@ impl Heap {
                 diag::check_collected(s.collect(), s);
             }
             if s.has_free()
-                && s.era.load(Relaxed).saturating_add(2) <= era
+                && s.era
+                    .load(Relaxed)
+                    .saturating_add(if s.mixed.load(Relaxed) { 1 } else { 2 })
+                    <= era
                 && best.is_none_or(|b| s.used.load(Relaxed) > b.used.load(Relaxed))
             {
                 best = Some(s);
@@ -283,6 +290,7 @@ impl Heap {
                 // A purge queued for it would now return pages about to be
                 // filled: a new activation number makes that entry stale.
                 s.renew();
+                s.mixed.store(true, Relaxed);
                 inc(&counters::class(class).recycled);
                 Some(s)
             }
