@@ -16,7 +16,9 @@ use crate::os::{self, StackBuf};
 use crate::sizeclass::{NCLASS, class_size};
 use crate::stats::{self, ClassStats, EpochStats, FdWriter, GlobalStats, Snapshot};
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst,
+};
 
 /// A duplicate of stderr taken at start-up when reports are asked for:
 /// programs like `ls` close fd 2 in their own exit handlers, which run
@@ -187,8 +189,15 @@ pub fn tick(now: u64, next: Option<u64>) -> Option<u64> {
         (_, Some(t)) => now >= t,
     };
     if REQUESTED.swap(false, Relaxed) || due {
-        heap::drain_current();
-        write_file(&stats::snapshot());
+        // Announce the write before looking at FINAL (the exit report
+        // announces itself, then waits for WRITERS): one of the two sees
+        // the other.
+        WRITERS.fetch_add(1, SeqCst);
+        if !FINAL.load(SeqCst) {
+            heap::drain_current();
+            write_file(&stats::snapshot());
+        }
+        WRITERS.fetch_sub(1, SeqCst);
     }
     if c.stats_interval.0 > 0 && (due || next.is_none()) {
         next = Some(now + c.stats_interval.0);
@@ -222,26 +231,54 @@ fn path() -> StackBuf<512> {
 
 /// Write the snapshot to the statistics file (format by extension),
 /// atomically. Says so on failure.
+///
+/// The snapshot is written to an unnamed file in the target's directory
+/// (`O_TMPFILE`), which is named (per process and thread) only once
+/// complete and at once renamed over the target: a process that execs or
+/// is killed while the background thread writes leaves nothing behind.
+/// Where the filesystem has no unnamed files, a named temporary is
+/// written instead.
 pub fn write_file(s: &Snapshot) {
     let path = path();
     let prom = path.as_bytes().ends_with(b".prom");
-    let mut tmp = StackBuf::<512>::new();
-    tmp.push_bytes(path.as_bytes());
-    tmp.s(".tmp.").dec(std::process::id() as u64);
-    let mut tmpz = StackBuf::<520>::new();
-    tmpz.push_bytes(tmp.as_bytes());
+    let mut tmpz = StackBuf::<540>::new();
+    tmpz.push_bytes(path.as_bytes());
+    // One temporary name per writing thread: the interval writer (the
+    // background thread) and the exit report can write at the same time.
+    tmpz.s(".tmp.")
+        .dec(std::process::id() as u64)
+        .s(".")
+        .dec(os::gettid() as u64);
     tmpz.push_bytes(b"\0");
     let mut pathz = StackBuf::<520>::new();
     pathz.push_bytes(path.as_bytes());
     pathz.push_bytes(b"\0");
-    // SAFETY: tmpz is NUL-terminated.
-    let fd = unsafe {
+    let mut dirz = StackBuf::<520>::new();
+    match path.as_bytes().iter().rposition(|&b| b == b'/') {
+        Some(0) => dirz.push_bytes(b"/"),
+        Some(i) => dirz.push_bytes(&path.as_bytes()[..i]),
+        None => dirz.push_bytes(b"."),
+    }
+    dirz.push_bytes(b"\0");
+    // SAFETY: dirz is NUL-terminated.
+    let mut fd = unsafe {
         libc::open(
-            tmpz.as_bytes().as_ptr().cast(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            dirz.as_bytes().as_ptr().cast(),
+            libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
             0o644,
         )
     };
+    let unnamed = fd >= 0;
+    if !unnamed {
+        // SAFETY: tmpz is NUL-terminated.
+        fd = unsafe {
+            libc::open(
+                tmpz.as_bytes().as_ptr().cast(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+                0o644,
+            )
+        };
+    }
     if fd < 0 {
         return failed(path.as_bytes(), os::errno());
     }
@@ -254,12 +291,35 @@ pub fn write_file(s: &Snapshot) {
         };
         f.is_ok() && w.flush()
     };
-    let err = os::errno();
+    let mut err = os::errno();
+    let mut named = !unnamed;
+    if ok && unnamed {
+        // An O_TMPFILE file is created with the mode masked by the umask
+        // like any other, but named only through /proc/self/fd.
+        let mut proc = StackBuf::<40>::new();
+        proc.s("/proc/self/fd/").dec(fd as u64);
+        proc.push_bytes(b"\0");
+        // SAFETY: both paths are NUL-terminated.
+        named = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                proc.as_bytes().as_ptr().cast(),
+                libc::AT_FDCWD,
+                tmpz.as_bytes().as_ptr().cast(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        } == 0;
+        if !named {
+            err = os::errno();
+        }
+    }
     // SAFETY: fd was opened above.
     let closed = unsafe { libc::close(fd) } == 0;
-    if !ok || !closed {
-        // SAFETY: tmpz is NUL-terminated.
-        unsafe { libc::unlink(tmpz.as_bytes().as_ptr().cast()) };
+    if !ok || !closed || !named {
+        if named {
+            // SAFETY: tmpz is NUL-terminated.
+            unsafe { libc::unlink(tmpz.as_bytes().as_ptr().cast()) };
+        }
         return failed(path.as_bytes(), err);
     }
     // SAFETY: both paths are NUL-terminated.
@@ -296,6 +356,11 @@ fn failed(path: &[u8], errno: i32) {
     }
 }
 
+/// Snapshots the background thread is writing to the statistics file.
+static WRITERS: AtomicU32 = AtomicU32::new(0);
+/// The exit report has begun: the background thread writes no more.
+static FINAL: AtomicBool = AtomicBool::new(false);
+
 /// Called at exit: the text summary, the statistics file and the leak
 /// report, as configured.
 pub fn exit_report() {
@@ -312,6 +377,20 @@ pub fn exit_report() {
 /// calls and allocates nothing: safe in a signal handler.
 fn write_reports() {
     let c = config();
+    // No snapshot from the background thread after this one, and none
+    // half-written when the process ends: its temporary file would stay.
+    FINAL.store(true, SeqCst);
+    for _ in 0..500 {
+        if WRITERS.load(SeqCst) == 0 {
+            break;
+        }
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 1_000_000,
+        };
+        // SAFETY: a valid timespec; the remainder is not wanted.
+        unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
+    }
     let s = stats::snapshot();
     if c.stats {
         let mut w = FdWriter::new(stderr_fd());

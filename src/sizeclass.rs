@@ -20,8 +20,12 @@ pub const SLAB_SHIFT: u32 = 16;
 pub const SLAB_SIZE: usize = 1 << SLAB_SHIFT;
 /// Pages in one slab.
 pub const SLAB_PAGES: usize = SLAB_SIZE / crate::os::PAGE;
-/// The most objects one span holds (16-byte class).
-pub const MAX_OBJECTS: usize = SLAB_SIZE / 16;
+/// The most objects one span holds. A 16-byte span uses the first half of
+/// its slab: every other class holds at most 2048 objects, and a bitmap of
+/// 32 words instead of 64 takes a slab's metadata from 1152 to 640 bytes
+/// (1% of the memory it describes instead of 1.8%, and the metadata of a
+/// slab in use stays resident).
+pub const MAX_OBJECTS: usize = SLAB_SIZE / 32;
 /// 64-bit words in a span's bitmap at the most.
 pub const BITMAP_WORDS: usize = MAX_OBJECTS / 64;
 
@@ -150,7 +154,7 @@ pub fn span_bytes(c: usize) -> usize {
 
 /// Objects a span of class `c` holds.
 pub fn class_capacity(c: usize) -> usize {
-    span_bytes(c) / class_size(c)
+    (span_bytes(c) / class_size(c)).min(MAX_OBJECTS)
 }
 
 /// Shift applied to an object offset before the magic multiply (see
