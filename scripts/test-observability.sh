@@ -14,6 +14,8 @@
 #   interval         ZSLAB_STATS_INTERVAL=200: the file is replaced (new
 #                    inode and mtime) several times a second while the
 #                    program idles, and holds the program's pid;
+#   interval-at-exit programs that end during 2 ms interval snapshots:
+#                    no write failure, complete files, no temporaries;
 #   node-exporter    a real prometheus-node-exporter on a loopback port with
 #                    --collector.textfile.directory=<dir>, and a python3 that
 #                    writes <dir>/zslab.prom every 200 ms: its /metrics
@@ -213,6 +215,27 @@ if start_py ival ZSLAB_STATS_INTERVAL=200 "ZSLAB_STATS_FILE=$tmp/i.%p.json"; the
 else
     bad "interval: python3 starts under zslab" "no ready file after 10 s" "$tmp/ival.err"
 fi
+
+# ------------------------------------------------------- interval-at-exit
+# Programs that end while the background thread writes an interval
+# snapshot: the exit report must not collide with it (one temporary name
+# made the second rename fail: "cannot write ... No such file or
+# directory"), and nothing half-written may stay behind.
+iae_warn=0 iae_bad=0
+for i in $(seq 1 12); do
+    env "${zslab_unset[@]}" LD_PRELOAD="$lib" PYTHONMALLOC=malloc ZSLAB_STATS_INTERVAL=2 \
+        "ZSLAB_STATS_FILE=$tmp/iae$i.json" "$py" -c '
+import time
+t = time.time() + 0.2
+while time.time() < t:
+    x = [str(k) for k in range(2000)]' 2>"$tmp/iae$i.err"
+    grep -q "cannot write" "$tmp/iae$i.err" && iae_warn=$((iae_warn + 1))
+    env -u LD_PRELOAD "$py" -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/iae$i.json" 2>/dev/null ||
+        iae_bad=$((iae_bad + 1))
+done
+check "interval-at-exit: 12 programs ending during 2 ms interval snapshots: no write failure, every file complete JSON, no temporary left" \
+    "$([ $iae_warn = 0 ] && [ $iae_bad = 0 ] && [ -z "$(find "$tmp" -maxdepth 1 -name 'iae*.tmp*')" ]; echo $?)" \
+    "$iae_warn runs warned, $iae_bad files unreadable; $(ls "$tmp" | grep -c 'iae.*tmp') temporaries" "$tmp/iae1.err"
 
 # ---------------------------------------------------------- node-exporter
 textdir=$tmp/textfile

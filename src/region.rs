@@ -420,21 +420,40 @@ fn drop_meta(start: usize, len: usize, idx: usize, n: usize) {
     // The first slab just released keeps its metadata for now: it names
     // the block that was there, so freeing it again right away is still
     // reported as a double free.
-    let droppable = |i: usize| i != idx && meta(i).is_some_and(|m| m.resident.load(Relaxed) == 0);
+    let candidate = |i: usize| i != idx && meta(i).is_some_and(|m| m.resident.load(Relaxed) == 0);
     let mut i = lo;
     while i < hi {
-        // A stretch of slabs with no resident page.
-        while i < hi && !droppable(i) {
+        // A stretch of slabs with no resident page, each with its span
+        // lock taken: a thread still holding the lock of a slab of the
+        // run (a purge-queue entry from its last activation, looking at
+        // it) must not have it released under it by the zeroing, and
+        // whoever waits for it gets it zeroed afterwards, when the slab
+        // reads as unused.
+        while i < hi && !candidate(i) {
             i += 1;
         }
         let from = i;
-        while i < hi && droppable(i) {
+        while i < hi && candidate(i) && meta(i).is_some_and(|m| m.lock.try_lock()) {
             i += 1;
         }
         let a = (base + from * SZ).next_multiple_of(os::PAGE);
         let b = (base + i * SZ) & !(os::PAGE - 1);
-        if b > a && os::advise(a, b - a, libc::MADV_DONTNEED) {
+        let dropped = b > a && os::advise(a, b - a, libc::MADV_DONTNEED);
+        if dropped {
             META_RETURNED.fetch_add((b - a) as u64, Relaxed);
+        }
+        for k in from..i {
+            if let Some(m) = meta(k) {
+                let w = &m.lock as *const _ as usize;
+                // A lock word on a dropped page is zero now: released.
+                if !(dropped && (a..b).contains(&w)) {
+                    m.lock.unlock();
+                }
+            }
+        }
+        // The slab that stopped the stretch on a held lock: past it.
+        if i < hi && candidate(i) {
+            i += 1;
         }
     }
 }
