@@ -342,3 +342,44 @@ fn automatic_epochs_reuse_mixed_spans_after_one_advance_and_pure_ones_after_two(
     epoch::set_auto(0, 0);
     r.unwrap();
 }
+
+#[test]
+fn a_drained_span_gives_back_the_pages_freed_after_its_last_mark() {
+    let _g = setup();
+    let t = std::thread::spawn(|| {
+        // 120 spans of 64-byte objects (1024 per span, 64 per page); each
+        // keeps its first 100 objects (pages 0 and 1) and frees the rest in
+        // address order, as a dropped phase does. The last mark of a span
+        // falls at 128 objects left, so the frees of its last 28 objects,
+        // which empty page 15, come after it.
+        let drains = COUNTERS.drains.load(Relaxed);
+        let spans: Vec<Vec<usize>> = (0..120)
+            .map(|_| (0..1024).map(|_| malloc(64)).collect())
+            .collect();
+        for s in &spans {
+            let h = region::slab_of(s[0]).unwrap();
+            assert!(
+                s.iter()
+                    .all(|&p| std::ptr::eq(region::slab_of(p).unwrap(), h))
+            );
+        }
+        for s in &spans {
+            s[100..].iter().for_each(|&p| free(p));
+        }
+        assert!(
+            COUNTERS.drains.load(Relaxed) > drains,
+            "freeing 120 spans down to a tenth did not drain"
+        );
+        // Every span the drain moved on from sits on its survivors' two
+        // pages only (the first ones were purged when the drain began,
+        // the last one waits for its queued purge).
+        for s in &spans[60..119] {
+            let h = region::slab_of(s[0]).unwrap();
+            assert_eq!(crate::pages::resident_pages(h, 1), 2);
+        }
+        for s in &spans {
+            s[..100].iter().for_each(|&p| free(p));
+        }
+    });
+    t.join().unwrap();
+}
