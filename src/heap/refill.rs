@@ -259,11 +259,15 @@ impl Heap {
         }
         let l = &self.lists(class).retired;
         let era = self.alloc_era.load(Relaxed);
-        // Of the oldest few eligible spans, the fullest: new objects
-        // concentrate, and the sparser spans get a chance to empty.
+        // Of the eligible spans among the oldest 64, the fullest: new
+        // objects concentrate, and the sparser spans get a chance to empty.
+        // Full spans and the closing epoch's fresh ones sit among them;
+        // looking at only 8 found none often enough to take fresh spans
+        // (nophase.c's steady RSS with epochs: 1.07x the run without, 1.00x
+        // looking at 64). Only with automatic epochs, on a span refill.
         let mut best: Option<&'static SlabMeta> = None;
         let mut cand = l.back();
-        for _ in 0..8 {
+        for _ in 0..64 {
             let Some(s) = cand else { break };
             cand = crate::list::SlabList::prev_of(s);
             if s.has_pending() {
