@@ -397,10 +397,10 @@ pub fn meta_returned() -> u64 {
 ///
 /// Without this every slab ever used keeps its metadata resident (1% of
 /// the memory it describes: 3 MB after a 300 MB phase is dropped, an
-/// eighth of what a program keeping 5% of it needs). A page is given back only when every
-/// slab it describes is inside the run but not one of its ends (the
-/// boundary tags stay) and keeps no resident page (the resident bits stay
-/// true). Its slabs then read as zeroed metadata: `Free`, no owner, no
+/// eighth of what a program keeping 5% of it needs). A page is given back
+/// only when every slab it describes is inside the run but not one of its
+/// ends (the boundary tags stay) and keeps no resident page (the resident
+/// bits stay true). Its slabs then read as zeroed metadata: `Free`, no owner, no
 /// links, unlocked, which is what an unused slab is. Other threads that
 /// still look at such a slab (a stale pointer freed, a purge-queue entry
 /// from its last activation) see either the old or the zeroed fields, and

@@ -233,14 +233,14 @@ fn path() -> StackBuf<512> {
 /// atomically. Says so on failure.
 ///
 /// The snapshot is written to an unnamed file in the target's directory
-/// (`O_TMPFILE`), which is named (per process and thread) only once
-/// complete and at once renamed over the target: a process that execs or
-/// is killed while the background thread writes leaves nothing behind.
-/// Where the filesystem has no unnamed files, a named temporary is
+/// (`O_TMPFILE`), named (per process and thread) only once complete and at
+/// once renamed over the target: a process that execs or is killed while
+/// the background thread writes leaves nothing behind, unless it ends
+/// between those two system calls. Where there are no unnamed files (the
+/// filesystem, or no /proc to name one through), a named temporary is
 /// written instead.
 pub fn write_file(s: &Snapshot) {
     let path = path();
-    let prom = path.as_bytes().ends_with(b".prom");
     let mut tmpz = StackBuf::<540>::new();
     tmpz.push_bytes(path.as_bytes());
     // One temporary name per writing thread: the interval writer (the
@@ -260,66 +260,11 @@ pub fn write_file(s: &Snapshot) {
         None => dirz.push_bytes(b"."),
     }
     dirz.push_bytes(b"\0");
-    // SAFETY: dirz is NUL-terminated.
-    let mut fd = unsafe {
-        libc::open(
-            dirz.as_bytes().as_ptr().cast(),
-            libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
-            0o644,
-        )
+    let written = match write_unnamed(s, &path, &dirz, &tmpz) {
+        Some(r) => r,
+        None => write_named(s, &path, &tmpz),
     };
-    let unnamed = fd >= 0;
-    if !unnamed {
-        // SAFETY: tmpz is NUL-terminated.
-        fd = unsafe {
-            libc::open(
-                tmpz.as_bytes().as_ptr().cast(),
-                libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
-                0o644,
-            )
-        };
-    }
-    if fd < 0 {
-        return failed(path.as_bytes(), os::errno());
-    }
-    let ok = {
-        let mut w = FdWriter::new(fd);
-        let f = if prom {
-            write_prometheus(&mut w, s)
-        } else {
-            stats::write_json(&mut w, s)
-        };
-        f.is_ok() && w.flush()
-    };
-    let mut err = os::errno();
-    let mut named = !unnamed;
-    if ok && unnamed {
-        // An O_TMPFILE file is created with the mode masked by the umask
-        // like any other, but named only through /proc/self/fd.
-        let mut proc = StackBuf::<40>::new();
-        proc.s("/proc/self/fd/").dec(fd as u64);
-        proc.push_bytes(b"\0");
-        // SAFETY: both paths are NUL-terminated.
-        named = unsafe {
-            libc::linkat(
-                libc::AT_FDCWD,
-                proc.as_bytes().as_ptr().cast(),
-                libc::AT_FDCWD,
-                tmpz.as_bytes().as_ptr().cast(),
-                libc::AT_SYMLINK_FOLLOW,
-            )
-        } == 0;
-        if !named {
-            err = os::errno();
-        }
-    }
-    // SAFETY: fd was opened above.
-    let closed = unsafe { libc::close(fd) } == 0;
-    if !ok || !closed || !named {
-        if named {
-            // SAFETY: tmpz is NUL-terminated.
-            unsafe { libc::unlink(tmpz.as_bytes().as_ptr().cast()) };
-        }
+    if let Err(err) = written {
         return failed(path.as_bytes(), err);
     }
     // SAFETY: both paths are NUL-terminated.
@@ -335,6 +280,97 @@ pub fn write_file(s: &Snapshot) {
         unsafe { libc::unlink(tmpz.as_bytes().as_ptr().cast()) };
         failed(path.as_bytes(), err);
     }
+}
+
+/// Write the snapshot to `fd` (Prometheus text if `path` ends in .prom,
+/// else JSON). Returns the errno of a failure.
+fn write_to(fd: i32, s: &Snapshot, path: &StackBuf<512>) -> Result<(), i32> {
+    let mut w = FdWriter::new(fd);
+    let f = if path.as_bytes().ends_with(b".prom") {
+        write_prometheus(&mut w, s)
+    } else {
+        stats::write_json(&mut w, s)
+    };
+    if f.is_ok() && w.flush() {
+        Ok(())
+    } else {
+        Err(os::errno())
+    }
+}
+
+/// Write the snapshot to an unnamed file in directory `dirz` and name it
+/// `tmpz` once complete. `None` when unnamed files cannot be used here
+/// (the caller writes a named temporary instead).
+fn write_unnamed(
+    s: &Snapshot,
+    path: &StackBuf<512>,
+    dirz: &StackBuf<520>,
+    tmpz: &StackBuf<540>,
+) -> Option<Result<(), i32>> {
+    // SAFETY: dirz is NUL-terminated.
+    let fd = unsafe {
+        libc::open(
+            dirz.as_bytes().as_ptr().cast(),
+            libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    let mut proc = StackBuf::<40>::new();
+    proc.s("/proc/self/fd/").dec(fd as u64);
+    proc.push_bytes(b"\0");
+    let r = write_to(fd, s, path).map(|()| {
+        // SAFETY: both paths are NUL-terminated.
+        let rc = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                proc.as_bytes().as_ptr().cast(),
+                libc::AT_FDCWD,
+                tmpz.as_bytes().as_ptr().cast(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        rc == 0
+    });
+    // SAFETY: fd was opened above.
+    let closed = unsafe { libc::close(fd) } == 0;
+    match r {
+        Err(e) => Some(Err(e)),
+        Ok(false) => None,
+        Ok(true) if !closed => {
+            let e = os::errno();
+            // SAFETY: tmpz is NUL-terminated.
+            unsafe { libc::unlink(tmpz.as_bytes().as_ptr().cast()) };
+            Some(Err(e))
+        }
+        Ok(true) => Some(Ok(())),
+    }
+}
+
+/// Write the snapshot to the named temporary `tmpz`.
+fn write_named(s: &Snapshot, path: &StackBuf<512>, tmpz: &StackBuf<540>) -> Result<(), i32> {
+    // SAFETY: tmpz is NUL-terminated.
+    let fd = unsafe {
+        libc::open(
+            tmpz.as_bytes().as_ptr().cast(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
+    if fd < 0 {
+        return Err(os::errno());
+    }
+    let r = write_to(fd, s, path);
+    // SAFETY: fd was opened above.
+    let closed = unsafe { libc::close(fd) } == 0;
+    let r = r.and_then(|()| if closed { Ok(()) } else { Err(os::errno()) });
+    if r.is_err() {
+        // SAFETY: tmpz is NUL-terminated.
+        unsafe { libc::unlink(tmpz.as_bytes().as_ptr().cast()) };
+    }
+    r
 }
 
 /// Say that writing `path` failed, with the reason.

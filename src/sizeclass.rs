@@ -23,7 +23,7 @@ pub const SLAB_PAGES: usize = SLAB_SIZE / crate::os::PAGE;
 /// The most objects one span holds. A 16-byte span uses the first half of
 /// its slab: every other class holds at most 2048 objects, and a bitmap of
 /// 32 words instead of 64 takes a slab's metadata from 1152 to 640 bytes
-/// (1% of the memory it describes instead of 1.8%, and the metadata of a
+/// (1% of the memory it describes instead of 1.8%: the metadata of a
 /// slab in use stays resident).
 pub const MAX_OBJECTS: usize = SLAB_SIZE / 32;
 /// 64-bit words in a span's bitmap at the most.

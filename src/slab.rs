@@ -280,7 +280,6 @@ impl SlabMeta {
         }
     }
 
-    /// Prepare this head slab to serve class `class` from a span starting at
     /// Give the span a new activation number, so that a delayed purge
     /// queued for an earlier activation finds it stale. The numbers come
     /// from one counter and never repeat (before 2^32 activations), and 0
@@ -296,6 +295,7 @@ impl SlabMeta {
         self.generation.store(g, Relaxed);
     }
 
+    /// Prepare this head slab to serve class `class` from a span starting at
     /// `base`: every object free, no remote free pending. Resident pages are
     /// kept (a span reused from a hot cache keeps its pages). The caller is
     /// the span's only user and has set up its interior slabs.
