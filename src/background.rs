@@ -16,7 +16,7 @@
 //! ends when it finds itself alone (the program's last thread left with
 //! `pthread_exit`, which ends a process only once no thread is left).
 
-use crate::{heap, huge, os, pool};
+use crate::{glibc, heap, huge, os, pool};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
 
 /// Work a higher layer adds to each pass (statistics dumps): called with the
@@ -62,7 +62,7 @@ pub fn thread_exiting() {
         pool::BELL.wake();
         return;
     }
-    if os::thread_count().is_some_and(|n| n > 1) {
+    if threads().is_some_and(|n| n > 1) {
         maybe_start();
     }
 }
@@ -123,7 +123,7 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
         let exits = EXITS.load(Relaxed);
         if exits > 0 || now.saturating_sub(last_count_check) >= 4 * IDLE_MS {
             last_count_check = now;
-            if os::alone() {
+            if alone() {
                 RUNNING.store(false, Relaxed);
                 return core::ptr::null_mut();
             }
@@ -153,6 +153,25 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
         } else {
             pool::BELL.wait(IDLE_MS.min(until_hook), true);
         }
+    }
+}
+
+/// Threads of the process: glibc's count where libc exports it, else
+/// /proc's. The count is read without a descriptor where possible: a
+/// file opened for a moment, in this thread or an exiting one, would take
+/// the number a concurrent `dup` or `open` of the program expects.
+fn threads() -> Option<u64> {
+    glibc::running_threads()
+        .map(u64::from)
+        .or_else(os::thread_count)
+}
+
+/// Whether the calling thread is the only one left (glibc counts a main
+/// thread that left with pthread_exit as gone).
+fn alone() -> bool {
+    match glibc::running_threads() {
+        Some(n) => n == 1,
+        None => os::alone(),
     }
 }
 

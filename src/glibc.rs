@@ -9,7 +9,9 @@
 //! may call calloc: callers never hold an allocator lock when they get here.
 //!
 //! Also `pthread_create`, which zslab wraps: the next definition in lookup
-//! order is the right one there (another wrapper, or libc).
+//! order is the right one there (another wrapper, or libc); and glibc's
+//! count of running threads, which zslab reads instead of /proc (a file
+//! opened for a moment would take a descriptor number the program expects).
 //!
 //! When zslab must step aside ([`step_aside`]: under valgrind, next to a
 //! sanitizer runtime, or when another allocator's malloc comes first), the
@@ -199,6 +201,11 @@ static STATS: Sym = Sym::libc(c"malloc_stats");
 static INFO: Sym = Sym::libc(c"malloc_info");
 static PTHREAD_CREATE: Sym = Sym::next(c"pthread_create");
 static SIGACTION: Sym = Sym::next(c"sigaction");
+/// glibc's count of running threads (an `unsigned int`, GLIBC_PRIVATE,
+/// exported for libthread_db): incremented by pthread_create, decremented
+/// when a thread ends (after its destructors) and when main leaves with
+/// pthread_exit; at 0 glibc ends the process.
+static NTHREADS: Sym = Sym::libc(c"__nptl_nthreads");
 
 /// Resolve every symbol now (from the constructor, outside any allocation).
 pub fn resolve_all() {
@@ -211,6 +218,7 @@ pub fn resolve_all() {
         &INFO,
         &PTHREAD_CREATE,
         &SIGACTION,
+        &NTHREADS,
     ] {
         s.get();
     }
@@ -293,6 +301,21 @@ pub unsafe fn malloc_info(options: i32, fp: *mut libc::FILE) -> i32 {
 
 /// The pthread_create zslab wraps (the next definition in lookup order).
 pub type StartFn = extern "C" fn(*mut c_void) -> *mut c_void;
+
+/// The threads glibc counts as running (the calling one included, while
+/// its destructors run), or `None` where libc does not export its count.
+/// Reads memory only: no system call, no descriptor.
+pub fn running_threads() -> Option<u32> {
+    let a = NTHREADS.get();
+    if a == 0 {
+        return None;
+    }
+    // SAFETY: a is the address of glibc's `__nptl_nthreads`, an aligned
+    // `unsigned int` that lives as long as libc and that glibc updates
+    // with atomic instructions.
+    let n = unsafe { (*(a as *const core::sync::atomic::AtomicU32)).load(Relaxed) };
+    Some(n)
+}
 
 /// Create a thread with the wrapped pthread_create.
 ///
