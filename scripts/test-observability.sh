@@ -29,7 +29,8 @@
 #   sigterm          a program killed by SIGTERM (left at its default action)
 #                    still leaves its ZSLAB_STATS_FILE, and still dies of
 #                    SIGTERM, also where zslab's background thread does not
-#                    run (ZSLAB_BACKGROUND=off; a fork child);
+#                    run (ZSLAB_BACKGROUND=off; a fork child, also one
+#                    signalled before its fork handlers ran);
 #                    one that handles SIGTERM itself keeps its own
 #                    handler (and writes the file at its normal exit); and
 #                    with ZSLAB_STATS, ZSLAB_STATS_FILE or ZSLAB_LEAKS set,
@@ -386,6 +387,43 @@ print("child", pid, "survived SIGTERM")' >"$tmp/forkterm.out" 2>"$tmp/forkterm.e
 read -r _ cpid _ cst <"$tmp/forkterm.out"
 check "sigterm: a fork child (no background thread) still dies of SIGTERM and leaves its file" \
     "$([ "$cst" = 15 ] && [ -s "$tmp/fk.$cpid.json" ]; echo $?)" "$(cat "$tmp/forkterm.out")" "$tmp/forkterm.err"
+
+# A signal can reach a fork child before its fork handlers ran, while it
+# still holds the parent's state (the parent runs the background thread,
+# the child does not). A raw fork system call runs no fork handler at all:
+# its child is in that state for good. CPython's forkserver workers met
+# it: a worker told to terminate right after its fork ran on.
+cat >"$tmp/rawfork.c" <<'EOF'
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+int main(void)
+{
+    usleep(200000); /* the background thread is up (a statistics file) */
+    pid_t pid = (pid_t)syscall(SYS_fork);
+    if (pid == 0) {
+        kill(getpid(), SIGTERM);
+        sleep(3);
+        _exit(7);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    printf("child %d status %d\n", (int)pid, WIFSIGNALED(st) ? WTERMSIG(st) : 100 + WEXITSTATUS(st));
+    return 0;
+}
+EOF
+if gcc -O1 -Wall -o "$tmp/rawfork" "$tmp/rawfork.c" 2>"$tmp/rawfork.cc.log"; then
+    env "${zslab_unset[@]}" LD_PRELOAD="$lib" "ZSLAB_STATS_FILE=$tmp/rf.%p.json" \
+        "$tmp/rawfork" >"$tmp/rawfork.out" 2>"$tmp/rawfork.err"
+    read -r _ cpid _ cst <"$tmp/rawfork.out"
+    check "sigterm: a child signalled before its fork handlers ran dies of SIGTERM and leaves its file" \
+        "$([ "$cst" = 15 ] && [ -s "$tmp/rf.$cpid.json" ]; echo $?)" "$(cat "$tmp/rawfork.out")" "$tmp/rawfork.err"
+else
+    bad "sigterm: the raw-fork program builds" "" "$tmp/rawfork.cc.log"
+fi
 
 rm -f "$tmp/own.ready"
 env "${zslab_unset[@]}" LD_PRELOAD="$lib" PYTHONMALLOC=malloc "ZSLAB_STATS_FILE=$tmp/own.%p.json" "$py" -c '

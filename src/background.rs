@@ -17,7 +17,7 @@
 //! `pthread_exit`, which ends a process only once no thread is left).
 
 use crate::{glibc, heap, huge, os, pool};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering::*};
 
 /// Work a higher layer adds to each pass (statistics dumps): called with the
 /// time and the next time it asked for, returns the next time it wants.
@@ -38,8 +38,10 @@ static ALLOWED: AtomicBool = AtomicBool::new(false);
 pub fn allow(on: bool) {
     ALLOWED.store(on, Release);
 }
-/// The thread was created and runs.
-static RUNNING: AtomicBool = AtomicBool::new(false);
+/// The process in which the thread was created and runs (0: none). A pid,
+/// not a flag: a fork child inherits the parent's value, and a signal can
+/// reach the child before its fork handler clears it (see [`started`]).
+static RUNNING: AtomicI32 = AtomicI32::new(0);
 /// Sleep between passes while something is pending.
 const TICK_MS: u64 = 25;
 /// Sleep while nothing is (work queued meanwhile rings `pool::BELL`).
@@ -57,7 +59,7 @@ const EXIT_CHECK_MS: u64 = 5;
 /// thread unless the exiting one is the last (the process is ending), and
 /// have a running one look whether it is alone.
 pub fn thread_exiting() {
-    if RUNNING.load(Relaxed) {
+    if started() {
         EXITS.store(EXIT_CHECKS, Relaxed);
         pool::BELL.wake();
         return;
@@ -99,7 +101,7 @@ pub fn maybe_start() {
     };
     // On failure STARTED stays set (no retry storm) and RUNNING does not.
     if r == 0 {
-        RUNNING.store(true, Relaxed);
+        RUNNING.store(os::pid(), Relaxed);
     }
 }
 
@@ -124,7 +126,7 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
         if exits > 0 || now.saturating_sub(last_count_check) >= 4 * IDLE_MS {
             last_count_check = now;
             if alone() {
-                RUNNING.store(false, Relaxed);
+                RUNNING.store(0, Relaxed);
                 return core::ptr::null_mut();
             }
             if exits > 0 {
@@ -178,11 +180,16 @@ fn alone() -> bool {
 /// In a fork child: the thread did not survive the fork.
 pub fn after_fork_child() {
     STARTED.store(false, Relaxed);
-    RUNNING.store(false, Relaxed);
+    RUNNING.store(0, Relaxed);
     EXITS.store(0, Relaxed);
 }
 
-/// Whether the thread runs in this process.
+/// Whether the thread runs in this process. Compared with the pid: between
+/// a fork and the child's fork handler the child still holds the parent's
+/// value, and a termination signal handled there must not be left to a
+/// thread the child does not have (the process would run on; CPython's
+/// forkserver workers did, until their task ended). Async-signal-safe.
 pub fn started() -> bool {
-    RUNNING.load(Relaxed)
+    let p = RUNNING.load(Relaxed);
+    p != 0 && p == os::pid()
 }

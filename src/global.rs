@@ -64,7 +64,7 @@ extern "C" fn on_exit() {
 // releases them and resets the per-span locks that threads which no longer
 // exist may have held.
 
-fn for_each_lock(f: &mut dyn FnMut(&crate::sync::RawLock)) {
+pub(crate) fn for_each_lock(f: &mut dyn FnMut(&crate::sync::RawLock)) {
     f(epoch::advance_lock());
     for i in 0..epoch::EPOCHS {
         f(epoch::slot(i).label.raw());

@@ -177,6 +177,13 @@ pub fn now_ns() -> u64 {
     clock(libc::CLOCK_MONOTONIC)
 }
 
+/// This process's id (a system call: glibc keeps no cached copy, so it is
+/// right in a fork child before any handler ran). Async-signal-safe.
+pub fn pid() -> i32 {
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() }
+}
+
 /// Coarse monotonic time in milliseconds (vDSO, a few ns; good to ~4 ms).
 pub fn now_coarse_ms() -> u64 {
     clock(libc::CLOCK_MONOTONIC_COARSE) / 1_000_000

@@ -35,16 +35,16 @@ const BUCKETS: usize = EXACT + 40;
 struct Runs {
     /// Heads (links) of the size-segregated lists of free runs.
     heads: [u32; BUCKETS],
-    /// Slabs in free runs (below the frontier).
-    free_slabs: usize,
-    runs: usize,
 }
 
 static RUNS: SpinLock<Runs> = SpinLock::new(Runs {
     heads: [0; BUCKETS],
-    free_slabs: 0,
-    runs: 0,
 });
+/// Slabs in free runs (below the frontier), and the runs: changed under
+/// the `RUNS` lock, read without it (statistics are taken in signal
+/// handlers, maybe in a fork child whose locks the parent held).
+static FREE_SLABS: AtomicUsize = AtomicUsize::new(0);
+static FREE_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 fn bucket(n: usize) -> usize {
     if n <= EXACT {
@@ -238,7 +238,7 @@ pub fn take_run(n: usize) -> Option<usize> {
                 if len > n {
                     put_run(&mut r, idx + n, len - n);
                 }
-                r.free_slabs -= n;
+                FREE_SLABS.fetch_sub(n, Relaxed);
                 claim(idx, n);
                 return Some(idx);
             }
@@ -320,7 +320,7 @@ pub fn extend_run(idx: usize, n: usize, extra: usize) -> bool {
             if len > extra {
                 put_run(&mut r, next + extra, len - extra);
             }
-            r.free_slabs -= extra;
+            FREE_SLABS.fetch_sub(extra, Relaxed);
             claim(next, extra);
             return true;
         }
@@ -351,7 +351,7 @@ pub fn free_run(idx: usize, n: usize) {
             m.owner.store(0, Relaxed);
         }
     }
-    r.free_slabs += n;
+    FREE_SLABS.fetch_add(n, Relaxed);
     let (mut start, mut len) = (idx, n);
     // The slab before us, if free, is the last slab of a free run.
     if let Some(prev) = start.checked_sub(1).and_then(meta) {
@@ -490,7 +490,7 @@ fn put_run(r: &mut Runs, idx: usize, len: usize) {
         h.prev.store(me, Relaxed);
     }
     r.heads[b] = me;
-    r.runs += 1;
+    FREE_RUNS.fetch_add(1, Relaxed);
 }
 
 fn unlink_run(r: &mut Runs, m: &SlabMeta, b: usize) {
@@ -509,13 +509,12 @@ fn unlink_run(r: &mut Runs, m: &SlabMeta, b: usize) {
     // No longer a tagged run head (a later neighbour check must not see
     // a stale tag naming a slab that is now in use).
     m.head.store(0, Relaxed);
-    r.runs -= 1;
+    FREE_RUNS.fetch_sub(1, Relaxed);
 }
 
-/// Slabs in free runs, and the number of runs.
+/// Slabs in free runs, and the number of runs. Takes no lock.
 pub fn free_stats() -> (usize, usize) {
-    let r = RUNS.lock();
-    (r.free_slabs, r.runs)
+    (FREE_SLABS.load(Relaxed), FREE_RUNS.load(Relaxed))
 }
 
 /// The free-run lock, for fork handlers.

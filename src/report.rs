@@ -178,7 +178,7 @@ pub fn tick(now: u64, next: Option<u64>) -> Option<u64> {
             TAKEN.fetch_and(!(1 << sig), Relaxed);
             let dfl: libc::sigaction = core::mem::zeroed();
             glibc::sigaction(sig, &dfl, core::ptr::null_mut());
-            libc::kill(libc::getpid(), sig);
+            libc::kill(os::pid(), sig);
         }
     }
     let c = config();

@@ -383,3 +383,28 @@ fn a_drained_span_gives_back_the_pages_freed_after_its_last_mark() {
     });
     t.join().unwrap();
 }
+
+/// A termination signal's exit report is written from the handler where
+/// no background thread can write it, also in a fork child signalled
+/// before its fork handlers ran, which still holds every lock the
+/// parent's fork preparation took. The snapshot must take none of them:
+/// with them all held it still completes.
+#[test]
+fn a_snapshot_completes_while_every_fork_lock_is_held() {
+    let _g = setup();
+    let p = malloc(3 << 20); // a huge block: the free runs have been used
+    crate::global::for_each_lock(&mut |l| l.lock());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let s = crate::stats::snapshot();
+        let _ = tx.send(s.global.region_reserved_bytes);
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(5));
+    crate::global::for_each_lock(&mut |l| l.unlock());
+    t.join().unwrap();
+    free(p);
+    assert!(
+        got.is_ok_and(|r| r > 0),
+        "the snapshot waited for a lock the fork preparation holds"
+    );
+}
