@@ -99,7 +99,7 @@ struct zslab_global_stats {
     uint64_t huge_frees;          /* Frees of huge blocks. */
     uint64_t large_allocs;        /* Allocations above 8 KiB (medium and huge). */
     uint64_t large_frees;         /* Frees above 8 KiB (medium and huge). */
-    uint64_t region_full_fallbacks;/* Requests served by glibc because zslab could not (its region was full, or a thread heap could not be set up). */
+    uint64_t region_full_fallbacks;/* Blocks glibc served because zslab could not (its region was full or smaller than the request, or a thread heap could not be set up); requests glibc failed too are not counted. */
     uint64_t live_objects;        /* Small and medium objects allocated and not freed. */
     uint64_t live_bytes;          /* Bytes of live small and medium objects (block sizes). */
     uint64_t huge_live_bytes;     /* Bytes of live huge blocks. */

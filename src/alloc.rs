@@ -84,27 +84,41 @@ pub(crate) fn class_for(size: usize, align: usize) -> Option<usize> {
 
 static WARNED: AtomicBool = AtomicBool::new(false);
 
-/// zslab cannot serve this request: glibc does (counted, and said once).
-/// Either the region is full, or this thread could not get a heap (its
-/// mapping failed), or the thread has been torn down (not counted: that is
-/// the normal end of a thread's life).
+/// zslab cannot serve this request: glibc does. Either the region is full,
+/// or the request is larger than the whole region, or this thread could not
+/// get a heap (its mapping failed), or the thread has been torn down. A
+/// block glibc hands out is counted and said once (not for a torn-down
+/// thread: that is the normal end of a thread's life); a request glibc
+/// fails too (more than the address space or the memory limits allow) is
+/// only an ENOMEM, as it would be without zslab, and says nothing about
+/// zslab's region.
 #[cold]
 fn fallback(size: usize, align: usize) -> *mut c_void {
-    if init::enabled() && crate::tls::get() != crate::tls::TORN_DOWN {
-        inc(&COUNTERS.region_full);
-        if !WARNED.swap(true, Relaxed) {
-            os::Msg::new()
-                .s("zslab: warning: cannot serve a request from zslab's memory (region of ")
-                .dec((region::reserved() >> 20) as u64)
-                .s(" MiB full, or no memory for a thread heap); it and any like it go to glibc\n")
-                .emit();
-        }
-    }
-    if align <= 16 {
+    let p = if align <= 16 {
         glibc::malloc(size)
     } else {
         glibc::memalign(align, size)
+    };
+    if !p.is_null() && init::enabled() && crate::tls::get() != crate::tls::TORN_DOWN {
+        inc(&COUNTERS.region_full);
+        if !WARNED.swap(true, Relaxed) {
+            let region_mib = (region::reserved() >> 20) as u64;
+            let mut m = os::Msg::new();
+            m.s("zslab: warning: cannot serve a request of ")
+                .dec(size as u64);
+            if size.saturating_add(align) > region::reserved() {
+                m.s(" bytes: larger than zslab's region of ")
+                    .dec(region_mib)
+                    .s(" MiB");
+            } else {
+                m.s(" bytes from zslab's memory (region of ")
+                    .dec(region_mib)
+                    .s(" MiB full, or no memory for a thread heap)");
+            }
+            m.s("; it and any like it go to glibc\n").emit();
+        }
     }
+    p
 }
 
 /// free: release a block from any of the allocation functions.

@@ -62,7 +62,7 @@ stats_struct! {
         huge_frees: counter, "Frees of huge blocks.";
         large_allocs: counter, "Allocations above 8 KiB (medium and huge).";
         large_frees: counter, "Frees above 8 KiB (medium and huge).";
-        region_full_fallbacks: counter, "Requests served by glibc because zslab could not (its region was full, or a thread heap could not be set up).";
+        region_full_fallbacks: counter, "Blocks glibc served because zslab could not (its region was full or smaller than the request, or a thread heap could not be set up); requests glibc failed too are not counted.";
         live_objects: gauge, "Small and medium objects allocated and not freed.";
         live_bytes: gauge, "Bytes of live small and medium objects (block sizes).";
         huge_live_bytes: gauge, "Bytes of live huge blocks.";
