@@ -1,13 +1,15 @@
 // expect: exit 0
-/* fork_background: one thread forks in a loop while the main thread makes
- * zslab start its background decay thread (by filling the hot caches past
- * their threshold in a multi-threaded process). pthread_create allocates the
- * new thread's TLS vector through malloc; here that allocation needs a new
- * slab (the 320-byte class's slab is left exactly full), which takes an
- * allocator lock, while fork's prepare handler holds every allocator lock.
- * Starting the thread must not hold a lock of its own across
- * pthread_create, or the two threads deadlock. A watchdog turns a hang into
- * a failure. (Under glibc the program simply runs.)
+/* fork_background: one thread forks in a loop while zslab starts its
+ * background thread. zslab starts it right after the program's first
+ * pthread_create (here: the forker's), from its pthread_create wrapper.
+ * pthread_create allocates the new thread's TLS vector through malloc;
+ * here that allocation needs a new slab (the 320-byte class's slab is left
+ * exactly full), which takes an allocator lock, while fork's prepare
+ * handler holds every allocator lock. Starting the thread must not hold a
+ * lock of its own across pthread_create, or the two threads deadlock (a
+ * build that holds one fails every round). A watchdog turns a hang into a
+ * failure. Then the main thread allocates and frees while the forks go
+ * on. (Under glibc the program simply runs.)
  */
 #include "common.h"
 
@@ -26,6 +28,13 @@ static void *forker(void *a)
         pid_t p = fork();
         if (p == 0)
             _exit(0);
+        /* A breath between forks. Each fork holds every allocator lock,
+         * and the main thread's slow paths wait for them: on a loaded
+         * machine a forker that re-forks at once starved them for up to
+         * 30 s. The pause is about as long as a fork (100-150 us here), so
+         * a fork is still in progress half the time or more (the window
+         * this test is about). */
+        usleep(50);
     }
     return NULL;
 }
@@ -53,14 +62,15 @@ int main(void)
             alarm(25);
             atomic_store(&stop, 0);
             atomic_store(&started, 0);
+            static void *v[20000], *w[20000];
+            /* Fill the 320-byte class's slab (204 objects, one taken by the
+             * forker's TLS vector) so the next such block, the background
+             * thread's TLS vector, needs a refill. */
+            for (int i = 0; i < 203; i++)
+                v[i] = malloc(300);
             CHECK(pthread_create(&f, NULL, forker, NULL) == 0, "pthread_create");
             while (!atomic_load(&started))
                 ;
-            static void *v[20000], *w[20000];
-            /* Fill the 320-byte class's slab (204 objects, one taken by the
-             * forker's TLS vector) so the next such block needs a refill. */
-            for (int i = 0; i < 203; i++)
-                v[i] = malloc(300);
             for (int i = 0; i < 20000; i++)
                 w[i] = malloc(i & 1 ? 48 : 96);
             for (int i = 0; i < 20000; i++)
