@@ -592,8 +592,10 @@ fn moved(head: &'static SlabMeta, p: usize, old: usize, bytes: usize) -> Option<
     }
     MOVED.fetch_add(1, Relaxed);
     inc(&COUNTERS.huge_remapped);
-    // The old range is unmapped now: map it afresh, then free its run.
-    let ok = os::remap_fixed(p, n << SLAB_SHIFT);
+    // The old range is still mapped, with no pages: map it afresh so it
+    // merges again with the region's mapping (if that fails, it stays a
+    // mapping of its own, which is harmless), then free its run.
+    os::remap_fixed(p, n << SLAB_SHIFT);
     let nh = region::meta(idx)?;
     // The pages moved with the block: so do their resident bits.
     for k in 0..n {
@@ -611,14 +613,7 @@ fn moved(head: &'static SlabMeta, p: usize, old: usize, bytes: usize) -> Option<
     add(&counters::epoch(e).huge_blocks, -1);
     add(&counters::epoch(e).huge_bytes, -(old_bytes as i64));
     inc(&COUNTERS.huge_frees);
-    if ok {
-        region::free_run(region::index_of(head), n);
-    } else {
-        // A range we could not map again stays out of circulation; a stale
-        // pointer into it is refused as invalid.
-        head.head.store(0, Relaxed);
-        head.state.store(State::Interior, Release);
-    }
+    region::free_run(region::index_of(head), n);
     let (out, _) = setup(nh, want, bytes);
     nh.band.store(1, Relaxed);
     Some(out)

@@ -51,7 +51,10 @@ pub fn reserve(len: usize) -> Option<usize> {
 }
 
 /// Map fresh zero pages over `[addr, addr+len)`, which must lie inside a
-/// reservation of zslab's own (restores a range `mremap` moved away).
+/// reservation of zslab's own and be mapped (never a hole: MAP_FIXED
+/// replaces whatever is there, so the range must be zslab's at that
+/// moment). Used to merge a range pages were moved out of or into back
+/// into one kernel mapping with its neighbours.
 pub fn remap_fixed(addr: usize, len: usize) -> bool {
     map(addr, len, libc::MAP_FIXED).is_some()
 }
@@ -92,8 +95,13 @@ pub fn release(addr: usize, len: usize) {
 
 /// Move the pages of `[from, from+len)` to `to` (both inside zslab's
 /// reservation, not overlapping), keeping their contents: `mremap` with
-/// MREMAP_FIXED. The source range is left unmapped; the caller maps it
-/// again with [`remap_fixed`]. Returns whether the kernel did it.
+/// MREMAP_FIXED and MREMAP_DONTUNMAP. The source range stays mapped (with
+/// no pages: it reads as zeroes), so at no moment is there a hole in the
+/// reservation: a hole would be free address space to the kernel, another
+/// thread's `mmap` could be placed in it, and zslab taking the range back
+/// would replace that mapping. Without MREMAP_DONTUNMAP (kernels before
+/// 5.7) this fails and the caller copies. Returns whether the kernel did
+/// it.
 pub fn move_pages(from: usize, len: usize, to: usize, new_len: usize) -> bool {
     if should_fail(Fault::Mmap) {
         return false;
@@ -106,7 +114,7 @@ pub fn move_pages(from: usize, len: usize, to: usize, new_len: usize) -> bool {
             from as *mut libc::c_void,
             len,
             new_len,
-            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED | libc::MREMAP_DONTUNMAP,
             to as *mut libc::c_void,
         )
     };
