@@ -25,7 +25,7 @@ use crate::region;
 use crate::sizeclass::{SLAB_SHIFT, SLAB_SIZE};
 use crate::slab::{FreeError, List, NO_OWNER, SlabMeta, State};
 use crate::sync::SpinLock;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 
 struct Cache {
     /// Freed blocks, most recently freed first.
@@ -63,6 +63,13 @@ static MOVED: AtomicUsize = AtomicUsize::new(0);
 const MAX_MOVED: usize = 1024;
 /// Blocks at least this large move with mremap rather than copy.
 const MOVE_MIN: usize = 4 << 20;
+/// The kernel refused a move up front (no MREMAP_DONTUNMAP before Linux
+/// 5.7), or failed one in a way that cost a run: growth copies from then on.
+static MOVES_OFF: AtomicBool = AtomicBool::new(false);
+/// The kernel cannot move a range that spans two of its mappings (EFAULT,
+/// before Linux 6.10): a block moved once (its first pages a mapping of
+/// their own) copies when it grows again.
+static SPLIT_MOVES_OFF: AtomicBool = AtomicBool::new(false);
 
 /// Apply the configuration. Called once during initialisation.
 pub fn configure(cache_bytes: usize, decay_ms: u64) {
@@ -123,6 +130,11 @@ fn setup(head: &'static SlabMeta, n: usize, bytes: usize) -> (usize, bool) {
     let me = idx as u32 + 1;
     if head.state.get() != State::HugeCached {
         pages::unused_resident(head, n, -1);
+        // A fresh run: whatever `band` its head slab kept from an earlier
+        // use (a small span's occupancy band, a moved block's mark) would
+        // read as "moved in with mremap" (never merged, mapped afresh and
+        // uncounted from MOVED on release).
+        head.band.store(0, Relaxed);
     }
     for k in 1..n {
         if let Some(m) = region::meta(idx + k) {
@@ -209,6 +221,13 @@ fn from_cache(n: usize) -> Option<(&'static SlabMeta, usize)> {
     if len > n + n / 4 {
         let idx = region::index_of(m);
         if let Some(rest) = region::meta(idx + n) {
+            // Part of a range moved in with mremap is too: it is mapped
+            // afresh on release, and counted until then.
+            let moved_in = m.band.load(Relaxed);
+            rest.band.store(moved_in, Relaxed);
+            if moved_in != 0 {
+                MOVED.fetch_add(1, Relaxed);
+            }
             rest.span.store((len - n) as u32, Relaxed);
             rest.head.store((idx + n) as u32 + 1, Relaxed);
             rest.base.store(region::slab_base(idx + n), Relaxed);
@@ -467,7 +486,7 @@ fn release(m: &'static SlabMeta) -> usize {
         // back into the region's mapping.
         m.band.store(0, Relaxed);
         let base = region::slab_base(region::index_of(m));
-        if os::remap_fixed(base, len << SLAB_SHIFT) {
+        if region::map_afresh(base, len << SLAB_SHIFT) {
             for k in 0..len {
                 if let Some(s) = region::nth(m, k) {
                     s.resident.store(0, Relaxed);
@@ -537,6 +556,12 @@ pub fn decay_tick(now: u64) -> usize {
     purge_where(&|m| now.saturating_sub(m.stamp.load(Relaxed)) >= delay)
 }
 
+/// Blocks moved in with mremap whose ranges are still mappings of their
+/// own.
+pub fn moved_ranges() -> usize {
+    MOVED.load(Relaxed)
+}
+
 /// Bytes the cache holds.
 pub fn cached_bytes() -> usize {
     COUNTERS.huge_cached_bytes.load(Relaxed).max(0) as usize
@@ -579,15 +604,20 @@ pub fn realloc(head: &'static SlabMeta, p: usize, size: usize) -> Option<usize> 
 
 /// Grow a block by moving its pages to a new, larger run with mremap.
 fn moved(head: &'static SlabMeta, p: usize, old: usize, bytes: usize) -> Option<usize> {
-    if old < MOVE_MIN || MOVED.load(Relaxed) >= MAX_MOVED {
+    let was_moved = head.band.load(Relaxed) != 0;
+    if old < MOVE_MIN
+        || MOVED.load(Relaxed) >= MAX_MOVED
+        || MOVES_OFF.load(Relaxed)
+        || (was_moved && SPLIT_MOVES_OFF.load(Relaxed))
+    {
         return None;
     }
     let n = head.span.load(Relaxed) as usize;
     let want = slabs_for(bytes);
     let idx = region::take_run(want)?;
     let new = region::slab_base(idx);
-    if !os::move_pages(p, old, new, old) {
-        region::free_run(idx, want);
+    if let Err(e) = os::move_pages(p, old, new, old) {
+        move_failed(e, idx, want, was_moved);
         return None;
     }
     MOVED.fetch_add(1, Relaxed);
@@ -595,7 +625,12 @@ fn moved(head: &'static SlabMeta, p: usize, old: usize, bytes: usize) -> Option<
     // The old range is still mapped, with no pages: map it afresh so it
     // merges again with the region's mapping (if that fails, it stays a
     // mapping of its own, which is harmless), then free its run.
-    os::remap_fixed(p, n << SLAB_SHIFT);
+    region::map_afresh(p, n << SLAB_SHIFT);
+    if was_moved {
+        // It was a moved-in range itself: that mapping is gone now.
+        head.band.store(0, Relaxed);
+        MOVED.fetch_sub(1, Relaxed);
+    }
     let nh = region::meta(idx)?;
     // The pages moved with the block: so do their resident bits.
     for k in 0..n {
@@ -617,6 +652,47 @@ fn moved(head: &'static SlabMeta, p: usize, old: usize, bytes: usize) -> Option<
     let (out, _) = setup(nh, want, bytes);
     nh.band.store(1, Relaxed);
     Some(out)
+}
+
+/// A page move into run `[idx, idx+want)` failed with errno `e` (0: an
+/// injected failure) and the block stays where it was (the caller copies
+/// it). The kernel may have unmapped the run before failing: restore it
+/// without replacing anything, and if something is mapped there (the
+/// kernel kept the run, or another thread's mapping took the hole) set the
+/// run aside for good: zslab must never hand out, advise or map over a
+/// range that may not be its own. Then growth copies from now on, so at
+/// most one run is lost.
+fn move_failed(e: i32, idx: usize, want: usize, was_moved: bool) {
+    match e {
+        0 => {}
+        // Refused up front (flags or arguments): nothing was touched.
+        libc::EINVAL => MOVES_OFF.store(true, Relaxed),
+        _ => {
+            if e == libc::EFAULT && was_moved {
+                SPLIT_MOVES_OFF.store(true, Relaxed);
+            }
+            if !region::map_back(region::slab_base(idx), want << SLAB_SHIFT) {
+                MOVES_OFF.store(true, Relaxed);
+                for k in 0..want {
+                    if let Some(m) = region::meta(idx + k) {
+                        // An interior slab naming no head: a stale pointer
+                        // into it is refused as invalid.
+                        m.head.store(0, Relaxed);
+                        m.state.store(State::Interior, Release);
+                    }
+                }
+                os::Msg::new()
+                    .s("zslab: warning: a failed mremap (errno ")
+                    .dec(e as u64)
+                    .s(") left ")
+                    .dec((want << SLAB_SHIFT >> 20) as u64)
+                    .s(" MiB of zslab's region in doubt; it is set aside and large blocks are copied from now on\n")
+                    .emit();
+                return;
+            }
+        }
+    }
+    region::free_run(idx, want);
 }
 
 /// The huge cache's lock, for fork handlers.

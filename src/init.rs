@@ -89,6 +89,19 @@ fn init() -> bool {
         }
         return false;
     }
+    // Page return, the metadata's own return and the resident bits all
+    // count in 4 KiB pages: under a kernel with larger pages (16 or 64 KiB
+    // on some aarch64 systems) an madvise of one such page would take
+    // live objects next to it. Step aside rather than corrupt.
+    let page = os::kernel_page_size();
+    if page != os::PAGE {
+        os::Msg::new()
+            .s("zslab: warning: the kernel's pages are ")
+            .dec(page as u64)
+            .s(" bytes, zslab is built for 4096: forwarding to glibc\n")
+            .emit();
+        return false;
+    }
     if region::init(c.region.0 as usize, c.thp) == 0 {
         os::Msg::new()
             .s("zslab: warning: could not reserve address space; forwarding to glibc\n")

@@ -42,6 +42,16 @@ pub fn should_fail(f: Fault) -> bool {
     from != 0 && n >= from
 }
 
+/// The kernel's page size (the auxiliary vector's AT_PAGESZ).
+pub fn kernel_page_size() -> usize {
+    // SAFETY: getauxval reads the process's auxiliary vector; no
+    // preconditions.
+    match unsafe { libc::getauxval(libc::AT_PAGESZ) } {
+        0 => PAGE,
+        n => n as usize,
+    }
+}
+
 // ---- address space ----
 
 /// Reserve `len` bytes of address space, readable and writable, backed by
@@ -100,11 +110,16 @@ pub fn release(addr: usize, len: usize) {
 /// reservation: a hole would be free address space to the kernel, another
 /// thread's `mmap` could be placed in it, and zslab taking the range back
 /// would replace that mapping. Without MREMAP_DONTUNMAP (kernels before
-/// 5.7) this fails and the caller copies. Returns whether the kernel did
-/// it.
-pub fn move_pages(from: usize, len: usize, to: usize, new_len: usize) -> bool {
+/// 5.7) this fails and the caller copies.
+///
+/// On failure, returns the errno: the kernel may have unmapped the
+/// destination before failing (it does so first, then checks the source:
+/// a source spanning two kernel mappings gives EFAULT on kernels before
+/// 6.10, an address-space limit ENOMEM), so the caller must restore it
+/// with [`map_back`] before using the range again.
+pub fn move_pages(from: usize, len: usize, to: usize, new_len: usize) -> Result<(), i32> {
     if should_fail(Fault::Mmap) {
-        return false;
+        return Err(libc::ENOMEM);
     }
     let saved = errno();
     // SAFETY: both ranges belong to zslab's reservation; the source holds
@@ -118,8 +133,29 @@ pub fn move_pages(from: usize, len: usize, to: usize, new_len: usize) -> bool {
             to as *mut libc::c_void,
         )
     };
+    let e = errno();
     set_errno(saved);
-    p as usize == to
+    if p as usize == to { Ok(()) } else { Err(e) }
+}
+
+/// Map `[addr, addr+len)` again after a failed [`move_pages`] whose
+/// destination it was, without replacing anything (MAP_FIXED_NOREPLACE,
+/// Linux 4.17). Returns whether the range is known to be zslab's again:
+/// it was unmapped and is mapped now. `false` means something is mapped
+/// there: the kernel kept the range (it failed before unmapping it), or
+/// another thread's mapping took the hole in the meantime; the caller
+/// cannot tell which and must never touch the range again.
+pub fn map_back(addr: usize, len: usize) -> bool {
+    match map(addr, len, libc::MAP_FIXED_NOREPLACE) {
+        Some(p) if p == addr => true,
+        Some(p) => {
+            // A kernel without MAP_FIXED_NOREPLACE took it as a hint and
+            // mapped elsewhere: not ours to keep.
+            release(p, len);
+            false
+        }
+        None => false,
+    }
 }
 
 /// `madvise` on a range zslab owns. Returns whether the kernel accepted it.

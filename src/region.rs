@@ -13,7 +13,7 @@ use crate::os;
 use crate::sizeclass::{SLAB_SHIFT, SLAB_SIZE};
 use crate::slab::{SlabMeta, State};
 use crate::sync::SpinLock;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 
 /// First byte of the slab area (64 KiB aligned), 0 before initialisation.
 static BASE: AtomicUsize = AtomicUsize::new(0);
@@ -23,6 +23,8 @@ static LEN: AtomicUsize = AtomicUsize::new(0);
 /// Address and length of the metadata array.
 static META: AtomicUsize = AtomicUsize::new(0);
 static META_LEN: AtomicUsize = AtomicUsize::new(0);
+/// Whether transparent huge pages may back the region (`ZSLAB_THP`).
+static THP: AtomicBool = AtomicBool::new(false);
 /// Slabs below this index have been handed out at least once.
 static FRONTIER: AtomicUsize = AtomicUsize::new(0);
 /// Acquisitions of the free-run lock (shared by every thread).
@@ -88,10 +90,8 @@ pub fn init(want: usize, thp: bool) -> usize {
                 if tail > 0 {
                     os::release(base + len, tail);
                 }
-                if !thp {
-                    // Huge pages would re-collapse ranges zslab handed back.
-                    os::advise(base, len, libc::MADV_NOHUGEPAGE);
-                }
+                THP.store(thp, Relaxed);
+                no_huge_pages(base, len);
                 META.store(meta, Relaxed);
                 META_LEN.store(meta_len, Relaxed);
                 BASE.store(base, Relaxed);
@@ -103,6 +103,36 @@ pub fn init(want: usize, thp: bool) -> usize {
         len /= 2;
     }
     0
+}
+
+/// Unless `ZSLAB_THP` allows them: huge pages would re-collapse ranges
+/// zslab handed back.
+fn no_huge_pages(base: usize, len: usize) {
+    if !THP.load(Relaxed) {
+        os::advise(base, len, libc::MADV_NOHUGEPAGE);
+    }
+}
+
+/// Map fresh zero pages over `[base, base+len)`, a range of the region
+/// that is mapped and holds nothing live (pages were moved out of it or
+/// into it), with the region's own advice, so it merges again with the
+/// region's kernel mapping. Returns whether the kernel did it.
+pub fn map_afresh(base: usize, len: usize) -> bool {
+    let ok = os::remap_fixed(base, len);
+    if ok {
+        no_huge_pages(base, len);
+    }
+    ok
+}
+
+/// Restore `[base, base+len)`, the destination of a failed page move, as
+/// [`os::map_back`] does. Returns whether the range is the region's again.
+pub fn map_back(base: usize, len: usize) -> bool {
+    let ok = os::map_back(base, len);
+    if ok {
+        no_huge_pages(base, len);
+    }
+    ok
 }
 
 /// Bytes reserved for slabs.

@@ -373,23 +373,43 @@ fn write_named(s: &Snapshot, path: &StackBuf<512>, tmpz: &StackBuf<540>) -> Resu
     r
 }
 
-/// Say that writing `path` failed, with the reason.
+/// Say that writing `path` failed, with the reason. Safe in a signal
+/// handler (the report of a fatal signal is written from one when no
+/// background thread runs): no `strerror` (its translation lookup may
+/// allocate) and no `tracing` (it allocates, and writes to the same
+/// stderr that just failed).
 fn failed(path: &[u8], errno: i32) {
     let mut m = StackBuf::<768>::new();
     m.s("zslab: warning: cannot write the statistics file ");
     m.push_bytes(path);
     m.s(": ");
-    // SAFETY: strerror returns a static (thread-unsafe but never freed)
-    // NUL-terminated message.
-    let msg = unsafe { core::ffi::CStr::from_ptr(libc::strerror(errno)) };
-    m.push_bytes(msg.to_bytes());
+    match errno_name(errno) {
+        Some(name) => m.s(name),
+        None => m.s("errno ").dec(errno as u64),
+    };
     m.s("\n");
-    if !os::write_fd(stderr_fd(), m.as_bytes()) {
-        tracing::warn!(
-            "{}",
-            core::str::from_utf8(m.as_bytes()).unwrap_or("").trim_end()
-        );
-    }
+    os::write_fd(stderr_fd(), m.as_bytes());
+}
+
+/// The usual reasons a file cannot be written, in glibc's words.
+fn errno_name(e: i32) -> Option<&'static str> {
+    Some(match e {
+        libc::ENOENT => "No such file or directory",
+        libc::EACCES => "Permission denied",
+        libc::EPERM => "Operation not permitted",
+        libc::ENOSPC => "No space left on device",
+        libc::EDQUOT => "Disk quota exceeded",
+        libc::EROFS => "Read-only file system",
+        libc::EISDIR => "Is a directory",
+        libc::ENOTDIR => "Not a directory",
+        libc::ENAMETOOLONG => "File name too long",
+        libc::EMFILE => "Too many open files",
+        libc::ENFILE => "Too many open files in system",
+        libc::EIO => "Input/output error",
+        libc::EFBIG => "File too large",
+        libc::ENXIO => "No such device or address",
+        _ => return None,
+    })
 }
 
 /// Snapshots the background thread is writing to the statistics file.

@@ -224,6 +224,94 @@ fn a_cached_huge_block_too_short_is_lengthened_in_place() {
     crate::huge::purge_cache();
 }
 
+fn realloc(p: usize, n: usize) -> usize {
+    // SAFETY: p is a live block from `malloc` above.
+    unsafe { alloc::realloc(p as *mut libc::c_void, n) as usize }
+}
+
+#[test]
+fn a_huge_block_on_a_slab_with_a_stale_band_is_not_taken_for_moved() {
+    let _g = setup();
+    empty_huge_cache();
+    let moved = crate::huge::moved_ranges();
+    let c = malloc(4 << 20);
+    free(c);
+    crate::huge::purge_cache();
+    // What a small span's occupancy band leaves behind in its head slab.
+    region::slab_of(c).unwrap().band.store(2, Relaxed);
+    let x = malloc(4 << 20);
+    assert_eq!(x, c, "the run came back from the region");
+    assert_eq!(region::slab_of(x).unwrap().band.load(Relaxed), 0);
+    free(x);
+    crate::huge::purge_cache();
+    assert_eq!(crate::huge::moved_ranges(), moved);
+}
+
+#[test]
+fn a_block_moved_twice_counts_one_moved_range() {
+    let _g = setup();
+    empty_huge_cache();
+    let moved = crate::huge::moved_ranges();
+    let mut p = malloc(5 << 20);
+    let mut size = 5 << 20;
+    // SAFETY: p is a live block of `size` bytes.
+    unsafe { core::ptr::write_bytes(p as *mut u8, 0x3c, size) };
+    let mut blockers = Vec::new();
+    let mut moves = 0;
+    for _ in 0..3 {
+        // A block right after p's run, so p cannot grow in place.
+        let end = (p + size).next_multiple_of(64 << 10);
+        loop {
+            let b = malloc((1 << 20) + 4096);
+            blockers.push(b);
+            if b == end || blockers.len() > 400 {
+                break;
+            }
+        }
+        let q = realloc(p, size * 2);
+        assert_ne!(q, 0);
+        // SAFETY: q is a live block of at least `size` bytes.
+        let kept = unsafe { core::slice::from_raw_parts(q as *const u8, size) };
+        assert!(
+            kept.iter().all(|&b| b == 0x3c),
+            "the contents moved with the block"
+        );
+        if q != p {
+            moves += 1;
+            // The old run went back to the region with no moved-in mark.
+            assert_eq!(region::slab_of(p).unwrap().band.load(Relaxed), 0);
+        }
+        p = q;
+        size *= 2;
+        // SAFETY: p is a live block of `size` bytes.
+        unsafe { core::ptr::write_bytes(p as *mut u8, 0x3c, size) };
+    }
+    assert_eq!(moves, 3, "every growth was blocked and moved");
+    assert_eq!(crate::huge::moved_ranges(), moved + 1);
+    free(p);
+    for b in blockers {
+        free(b);
+    }
+    crate::huge::purge_cache();
+    assert_eq!(crate::huge::moved_ranges(), moved);
+}
+
+#[test]
+fn a_move_destination_is_mapped_back_only_where_nothing_is_mapped() {
+    let len = 1 << 20;
+    let base = crate::os::reserve(len).expect("reserve");
+    let hole = base + (256 << 10);
+    crate::os::release(hole, 64 << 10);
+    assert!(crate::os::map_back(hole, 64 << 10), "a hole is mapped back");
+    assert!(
+        !crate::os::map_back(hole, 64 << 10),
+        "a mapped range is never replaced"
+    );
+    // SAFETY: the range is mapped again, readable and writable.
+    unsafe { core::ptr::write_bytes(hole as *mut u8, 1, 64 << 10) };
+    crate::os::release(base, len);
+}
+
 #[test]
 fn freed_huge_blocks_merge_back_into_their_run() {
     let _g = setup();
