@@ -67,7 +67,7 @@ const MOVE_MIN: usize = 4 << 20;
 /// 5.7), or failed one in a way that cost a run: growth copies from then on.
 static MOVES_OFF: AtomicBool = AtomicBool::new(false);
 /// The kernel cannot move a range that spans two of its mappings (EFAULT,
-/// before Linux 6.10): a block moved once (its first pages a mapping of
+/// on older kernels): a block moved once (its first pages a mapping of
 /// their own) copies when it grows again.
 static SPLIT_MOVES_OFF: AtomicBool = AtomicBool::new(false);
 

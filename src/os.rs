@@ -114,8 +114,8 @@ pub fn release(addr: usize, len: usize) {
 ///
 /// On failure, returns the errno: the kernel may have unmapped the
 /// destination before failing (it does so first, then checks the source:
-/// a source spanning two kernel mappings gives EFAULT on kernels before
-/// 6.10, an address-space limit ENOMEM), so the caller must restore it
+/// a source spanning two kernel mappings gives EFAULT on older kernels,
+/// an address-space limit ENOMEM), so the caller must restore it
 /// with [`map_back`] before using the range again.
 pub fn move_pages(from: usize, len: usize, to: usize, new_len: usize) -> Result<(), i32> {
     if should_fail(Fault::Mmap) {
