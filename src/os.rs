@@ -116,10 +116,11 @@ pub fn release(addr: usize, len: usize) {
 /// destination before failing (it does so first, then checks the source:
 /// a source spanning two kernel mappings gives EFAULT on older kernels,
 /// an address-space limit ENOMEM), so the caller must restore it
-/// with [`map_back`] before using the range again.
+/// with [`map_back`] before using the range again. An injected failure
+/// (`ZSLAB_FAIL_MMAP`) returns 0: nothing was touched.
 pub fn move_pages(from: usize, len: usize, to: usize, new_len: usize) -> Result<(), i32> {
     if should_fail(Fault::Mmap) {
-        return Err(libc::ENOMEM);
+        return Err(0);
     }
     let saved = errno();
     // SAFETY: both ranges belong to zslab's reservation; the source holds
