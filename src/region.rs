@@ -91,7 +91,7 @@ pub fn init(want: usize, thp: bool) -> usize {
                     os::release(base + len, tail);
                 }
                 THP.store(thp, Relaxed);
-                no_huge_pages(base, len);
+                advised(true, base, len);
                 META.store(meta, Relaxed);
                 META_LEN.store(meta_len, Relaxed);
                 BASE.store(base, Relaxed);
@@ -105,34 +105,29 @@ pub fn init(want: usize, thp: bool) -> usize {
     0
 }
 
-/// Unless `ZSLAB_THP` allows them: huge pages would re-collapse ranges
-/// zslab handed back.
-fn no_huge_pages(base: usize, len: usize) {
-    if !THP.load(Relaxed) {
+/// Give a range of the region just mapped (`mapped`) the region's own
+/// advice: no huge pages unless `ZSLAB_THP` allows them (they would
+/// re-collapse ranges zslab handed back), which also lets a range mapped
+/// again merge with the region's kernel mapping. Returns `mapped`.
+fn advised(mapped: bool, base: usize, len: usize) -> bool {
+    if mapped && !THP.load(Relaxed) {
         os::advise(base, len, libc::MADV_NOHUGEPAGE);
     }
+    mapped
 }
 
 /// Map fresh zero pages over `[base, base+len)`, a range of the region
 /// that is mapped and holds nothing live (pages were moved out of it or
-/// into it), with the region's own advice, so it merges again with the
-/// region's kernel mapping. Returns whether the kernel did it.
+/// into it), so it merges again with the region's kernel mapping. Returns
+/// whether the kernel did it.
 pub fn map_afresh(base: usize, len: usize) -> bool {
-    let ok = os::remap_fixed(base, len);
-    if ok {
-        no_huge_pages(base, len);
-    }
-    ok
+    advised(os::remap_fixed(base, len), base, len)
 }
 
 /// Restore `[base, base+len)`, the destination of a failed page move, as
 /// [`os::map_back`] does. Returns whether the range is the region's again.
 pub fn map_back(base: usize, len: usize) -> bool {
-    let ok = os::map_back(base, len);
-    if ok {
-        no_huge_pages(base, len);
-    }
-    ok
+    advised(os::map_back(base, len), base, len)
 }
 
 /// Bytes reserved for slabs.
