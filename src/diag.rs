@@ -22,14 +22,16 @@ pub fn warn_only() -> bool {
 }
 
 /// Size of the blocks `s` describes, for the message.
-fn block_size(s: &SlabMeta) -> usize {
+fn block_size(s: &SlabMeta, p: usize) -> usize {
     match s.state.get() {
         State::Huge | State::HugeCached => (s.cap.load(Relaxed) as usize) << crate::os::PAGE_SHIFT,
         // A huge block's head gone back to the region keeps its pages.
         State::Free if s.size.load(Relaxed) == 0 => {
             (s.cap.load(Relaxed) as usize) << crate::os::PAGE_SHIFT
         }
-        _ => s.object_size(),
+        _ => s
+            .locate(p)
+            .map_or(s.object_size(), |(w, b)| s.object_size_at(w, b)),
     }
 }
 
@@ -38,7 +40,7 @@ fn block_size(s: &SlabMeta) -> usize {
 #[cold]
 #[inline(never)]
 pub fn free_error(e: FreeError, p: usize, s: Option<&SlabMeta>, what: &str) {
-    let size = s.map_or(0, block_size) as u64;
+    let size = s.map_or(0, |s| block_size(s, p)) as u64;
     let is_free = what == "free";
     let mut m = Msg::new();
     match e {

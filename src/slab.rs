@@ -22,8 +22,13 @@
 
 use crate::os::{PAGE, PAGE_SHIFT};
 use crate::sizeclass::{
-    BITMAP_WORDS, SLAB_PAGES, class_capacity, class_magic, class_shift, class_size, span_slabs,
+    BITMAP_WORDS, CHUNK_GRANULES, SHARED_PAIR, SLAB_PAGES, class_capacity, class_magic,
+    class_shift, class_size, span_slabs,
 };
+
+/// Object starts of a shared chunk (half a bitmap word) by kind: every
+/// granule for the pair's first class, every other one for its second.
+const START: [u64; 2] = [0xFFFF_FFFF, 0x5555_5555];
 use crate::sync::RawLock;
 use crate::sync::atomic::Ordering::*;
 use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicUsize};
@@ -169,9 +174,9 @@ pub struct SlabMeta {
     pub span: AtomicU32,
     /// Link (index + 1) of the head slab; a head names itself.
     pub head: AtomicU32,
-    /// Intrusive list links, as slab index + 1 (0 = none).
-    pub prev: AtomicU32,
-    pub next: AtomicU32,
+    /// In a span of the shared pair's first class, bit `k` set: 1 KiB
+    /// chunk `k` serves the pair's second class. 0 in every other span.
+    pub kinds: AtomicU64,
     // ---- line 1: written by other threads, or at activation ----
     /// Bit w set: `pend[w]` may hold remote frees.
     pub summary: AtomicU64,
@@ -197,7 +202,10 @@ pub struct SlabMeta {
     /// Collector lock: orphans, ownership changes, taking objects out of
     /// the bitmap, and giving pages back.
     pub lock: RawLock,
-    _pad: [u8; 16],
+    /// Intrusive list links, as slab index + 1 (0 = none).
+    pub prev: AtomicU32,
+    pub next: AtomicU32,
+    _pad: [u8; 8],
     /// 1 = free, per object.
     pub bm: [AtomicU64; BITMAP_WORDS],
     /// 1 = freed by another thread, not yet folded into `bm`.
@@ -262,8 +270,7 @@ impl SlabMeta {
             resident: AtomicU16::new(0),
             span: AtomicU32::new(0),
             head: AtomicU32::new(0),
-            prev: AtomicU32::new(0),
-            next: AtomicU32::new(0),
+            kinds: AtomicU64::new(0),
             summary: AtomicU64::new(0),
             era: AtomicU64::new(0),
             stamp: AtomicU64::new(0),
@@ -274,7 +281,9 @@ impl SlabMeta {
             purge_queued: AtomicBool::new(false),
             mixed: AtomicBool::new(false),
             lock: RawLock::new(),
-            _pad: [0; 16],
+            prev: AtomicU32::new(0),
+            next: AtomicU32::new(0),
+            _pad: [0; 8],
             bm: [const { AtomicU64::new(0) }; BITMAP_WORDS],
             pend: [const { AtomicU64::new(0) }; BITMAP_WORDS],
         }
@@ -314,6 +323,7 @@ impl SlabMeta {
         self.summary.store(0, Relaxed);
         self.renew();
         self.mixed.store(false, Relaxed);
+        self.kinds.store(0, Relaxed);
         for w in 0..BITMAP_WORDS {
             let lo = w * 64;
             let bits = if lo >= cap {
@@ -358,11 +368,49 @@ impl SlabMeta {
     /// until given back with [`SlabMeta::give_back`]. `None` when the span
     /// is full. Collector only, with `lock` held.
     pub fn take(&self) -> Option<Taken> {
+        self.take_for(self.class.load(Relaxed) as usize)
+    }
+
+    /// Free objects of word `w` that class `class` may take: its bitmap
+    /// word, or in a shared span the object starts of the chunks serving
+    /// `class` and of the chunks wholly free (which can be given to it).
+    #[inline]
+    fn avail(&self, w: usize, class: usize) -> u64 {
+        let x = self.word(w).load(Relaxed);
+        if self.class.load(Relaxed) as usize != SHARED_PAIR.0 {
+            return x;
+        }
+        let k = (class == SHARED_PAIR.1) as u64;
+        let mut out = 0;
+        for h in 0..2 {
+            let half = (x >> (h * CHUNK_GRANULES)) & 0xFFFF_FFFF;
+            let starts = if self.kind(w, 1u64 << (h * CHUNK_GRANULES)) == k {
+                half & START[k as usize]
+            } else if half == 0xFFFF_FFFF
+                && (self.pend_word(w).load(Relaxed) >> (h * CHUNK_GRANULES)) & 0xFFFF_FFFF == 0
+            {
+                // Wholly free, and no double free waiting to be folded in
+                // against the old kind.
+                START[k as usize]
+            } else {
+                0
+            };
+            out |= starts << (h * CHUNK_GRANULES);
+        }
+        out
+    }
+
+    /// [`SlabMeta::take`] for the objects of `class`: the span's own, or in
+    /// a span of the shared pair's first class, either of the pair. A
+    /// chunk wholly free serves whichever class takes it.
+    pub fn take_for(&self, class: usize) -> Option<Taken> {
         let cap = self.cap.load(Relaxed) as usize;
         let words = cap.div_ceil(64).min(BITMAP_WORDS);
         let size = (self.size.load(Relaxed) as usize).max(1);
+        let k =
+            (class == SHARED_PAIR.1 && self.class.load(Relaxed) as usize == SHARED_PAIR.0) as u32;
         let most = (TAKE_BYTES / size).clamp(1, 64);
-        let want = (most as u32 / 4).max(1);
+        let want = ((most as u32 >> k) / 4).max(1);
         let start = self.cursor.load(Relaxed) as usize;
         // In a one-slab span with pages not resident (given back, or not
         // yet touched), room on pages that are resident comes before
@@ -376,15 +424,36 @@ impl SlabMeta {
         // phase's survivors further.
         let resident = self.resident.load(Relaxed);
         let partial = self.span.load(Relaxed) == 1 && resident != 0 && resident != u16::MAX;
-        let w = self.pick(start..words, want, |w| {
-            !partial || resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0
-        });
+        let w = self.pick(
+            start..words,
+            want,
+            |w| self.avail(w, class),
+            |w| !partial || resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0,
+        );
         let Some(w) = w else {
-            self.cursor.store(words as u32, Relaxed);
+            if k == 0 {
+                self.cursor.store(words as u32, Relaxed);
+            }
             return None;
         };
+        let mut a = self.avail(w, class);
+        if self.class.load(Relaxed) as usize == SHARED_PAIR.0 && a & 0xFFFF_FFFF != 0 {
+            // One chunk at a time: the pair's classes then take turns on
+            // the span's chunks in 1 KiB steps, and a phase's objects of
+            // both lie close together.
+            a &= 0xFFFF_FFFF;
+        }
+        let bits = lowest_bits(a, most);
+        // Chunks handed to the other class of the pair change kind.
+        for h in 0..2 {
+            let part = bits & (0xFFFF_FFFF << (h * CHUNK_GRANULES));
+            if part != 0 && self.kind(w, part) != k as u64 {
+                let chunk = 1u64 << ((w * 2 + h) & 63);
+                let kinds = self.kinds.load(Relaxed);
+                self.kinds.store(kinds ^ chunk, Relaxed);
+            }
+        }
         let x = self.word(w).load(Relaxed);
-        let bits = lowest_bits(x, most);
         self.word(w).store(x & !bits, Relaxed);
         // The cursor only moves past words known to be empty.
         if let Some(first) = (start..words).find(|&v| self.word(v).load(Relaxed) != 0) {
@@ -393,7 +462,7 @@ impl SlabMeta {
             self.cursor.store(words as u32, Relaxed);
         }
         self.used
-            .store(self.used.load(Relaxed) + bits.count_ones(), Relaxed);
+            .store(self.used.load(Relaxed) + self.weight(w, bits), Relaxed);
         Some(Taken { word: w, bits })
     }
 
@@ -405,13 +474,14 @@ impl SlabMeta {
         &self,
         range: core::ops::Range<usize>,
         want: u32,
+        avail: impl Fn(usize) -> u64,
         prefer: impl Fn(usize) -> bool,
     ) -> Option<usize> {
         let mut roomy = None;
         let mut best = None;
         let mut best_n = 0;
         for w in range {
-            let n = self.word(w).load(Relaxed).count_ones();
+            let n = avail(w).count_ones();
             if n >= want {
                 if prefer(w) {
                     return Some(w);
@@ -444,7 +514,7 @@ impl SlabMeta {
         if (w as u32) < self.cursor.load(Relaxed) {
             self.cursor.store(w as u32, Relaxed);
         }
-        let u = self.used.load(Relaxed).wrapping_sub(bits.count_ones());
+        let u = self.used.load(Relaxed).wrapping_sub(self.weight(w, bits));
         self.used.store(u, Relaxed);
         u
     }
@@ -456,12 +526,64 @@ impl SlabMeta {
         let off = p.wrapping_sub(self.base.load(Relaxed));
         let q = (off >> (self.shift.load(Relaxed) & 31)) as u64;
         let i = ((q * self.magic.load(Relaxed) as u64) >> 32) as usize;
+        // In a shared span, the odd granule of a 64-byte object's chunk
+        // is not an object (`kinds` is 0 in every other span).
+        let odd_in_pair = (self.kinds.load(Relaxed) >> ((i / CHUNK_GRANULES) & 63)) & i as u64 & 1;
         if i.wrapping_mul(self.size.load(Relaxed) as usize) != off
             || i >= self.cap.load(Relaxed) as usize
+            || odd_in_pair != 0
         {
             return None;
         }
         Some((i >> 6, 1u64 << (i & 63)))
+    }
+
+    /// 1 if the chunk holding bit `b` of word `w` serves the shared pair's
+    /// second class, else 0 (always 0 outside shared spans).
+    #[inline(always)]
+    fn kind(&self, w: usize, b: u64) -> u64 {
+        let chunk = w * 2 + (b >> CHUNK_GRANULES != 0) as usize;
+        (self.kinds.load(Relaxed) >> (chunk & 63)) & 1
+    }
+
+    /// Class of object (`w`, `b`) (from [`SlabMeta::locate`]).
+    #[inline(always)]
+    pub fn class_at(&self, w: usize, b: u64) -> usize {
+        let c = self.class.load(Relaxed) as usize;
+        c + self.kind(w, b) as usize * (SHARED_PAIR.1 - SHARED_PAIR.0)
+    }
+
+    /// Usable size of object (`w`, `b`).
+    #[inline(always)]
+    pub fn object_size_at(&self, w: usize, b: u64) -> usize {
+        self.object_size() << self.kind(w, b)
+    }
+
+    /// The units `used` counts for objects `bits` of word `w`: one per
+    /// object, two per 64-byte object of a shared span (its granules).
+    #[inline(always)]
+    pub fn weight(&self, w: usize, bits: u64) -> u32 {
+        let k = self.kinds.load(Relaxed) >> ((w * 2) & 63);
+        let lo = bits & 0xFFFF_FFFF;
+        lo.count_ones() * (1 + (k & 1) as u32)
+            + (bits ^ lo).count_ones() * (1 + ((k >> 1) & 1) as u32)
+    }
+
+    /// Live objects of a shared span by class (the pair's first, second),
+    /// counting remote frees not yet folded in as freed and the free
+    /// objects a bin holds as live (as `used` does). For statistics; racy.
+    pub fn live_by_kind(&self) -> [u32; 2] {
+        let kinds = self.kinds.load(Relaxed);
+        let mut out = [0u32; 2];
+        for w in 0..BITMAP_WORDS {
+            let free = self.bm[w].load(Relaxed) | self.pend[w].load(Relaxed);
+            for h in 0..2 {
+                let k = ((kinds >> (w * 2 + h)) & 1) as usize;
+                let starts = START[k] << (h * CHUNK_GRANULES);
+                out[k] += (starts & !free).count_ones();
+            }
+        }
+        out
     }
 
     /// Free object (`w`, `b`) (from [`SlabMeta::locate`]) as the span's
@@ -476,7 +598,10 @@ impl SlabMeta {
         if (w as u32) < self.cursor.load(Relaxed) {
             self.cursor.store(w as u32, Relaxed);
         }
-        let u = self.used.load(Relaxed).wrapping_sub(1);
+        let u = self
+            .used
+            .load(Relaxed)
+            .wrapping_sub(1 + self.kind(w, b) as u32);
         self.used.store(u, Relaxed);
         Ok(u)
     }
@@ -599,6 +724,7 @@ impl SlabMeta {
         let mut out = Collected::default();
         let mut sum = self.summary.swap(0, SeqCst);
         let mut low = u32::MAX;
+        let mut units = 0;
         while sum != 0 {
             let w = sum.trailing_zeros() as usize;
             sum &= sum - 1;
@@ -622,11 +748,12 @@ impl SlabMeta {
             self.word(w).store(x | fresh, Relaxed);
             self.pend_word(w).fetch_and(!bits, SeqCst);
             out.freed += fresh.count_ones();
+            units += self.weight(w, fresh);
             low = low.min(w as u32);
         }
         if out.freed > 0 {
             self.used
-                .store(self.used.load(Relaxed).wrapping_sub(out.freed), Relaxed);
+                .store(self.used.load(Relaxed).wrapping_sub(units), Relaxed);
             if low < self.cursor.load(Relaxed) {
                 self.cursor.store(low, Relaxed);
             }
@@ -642,14 +769,14 @@ impl SlabMeta {
         (c, self.used.load(Relaxed) == 0 && !self.queued.load(SeqCst))
     }
 
-    /// Objects pending as remote frees (for statistics and policy; racy).
+    /// Units of `used` pending as remote frees (for statistics; racy).
     pub fn pending_count(&self) -> u32 {
         let mut pending = 0;
         let mut sum = self.summary.load(Relaxed);
         while sum != 0 {
             let w = sum.trailing_zeros() as usize;
             sum &= sum - 1;
-            pending += self.pend_word(w).load(Relaxed).count_ones();
+            pending += self.weight(w, self.pend_word(w).load(Relaxed));
         }
         pending
     }
@@ -841,12 +968,15 @@ mod tests {
 
     #[test]
     fn a_few_holes_on_resident_pages_do_not_come_before_room_elsewhere() {
-        // 32-byte objects, two words per page; page 0 resident (as taking
-        // its objects marks it), the rest not yet touched.
+        // 32-byte objects, two words per page, taken a 1 KiB chunk (half
+        // a word) at a time (the span is shared with 64-byte objects);
+        // page 0 resident (as taking its objects marks it), the rest not
+        // yet touched.
         let (m, base) = span(class_of(32));
         let size = class_size(class_of(32));
-        assert_eq!(m.take().unwrap().word, 0);
-        assert_eq!(m.take().unwrap().word, 1);
+        for w in [0, 0, 1, 1] {
+            assert_eq!(m.take().unwrap().word, w);
+        }
         m.resident.store(1, Relaxed);
         // Two short-lived objects freed on page 0: the next objects go on
         // in order (word 2), not into those holes, where whatever of them

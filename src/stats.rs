@@ -12,7 +12,7 @@ use crate::epoch::{self, EPOCHS, LABEL_LEN};
 use crate::heap;
 use crate::os::{self, StackBuf};
 use crate::region;
-use crate::sizeclass::{NCLASS, NSMALL, class_size, span_bytes};
+use crate::sizeclass::{NCLASS, NSMALL, SHARED_PAIR, class_size, span_bytes};
 use crate::slab::State;
 use core::fmt::{self, Write};
 use core::sync::atomic::Ordering::Relaxed;
@@ -201,7 +201,14 @@ pub fn snapshot() -> Snapshot {
         if m.state.get() == State::Active {
             let e = m.epoch.load(Relaxed) as usize % EPOCHS;
             let k = m.class.load(Relaxed) as usize % NCLASS;
-            live[e][k] += m.live_estimate() as i64;
+            if k == SHARED_PAIR.0 {
+                // A shared span holds objects of both classes of the pair.
+                let [first, second] = m.live_by_kind();
+                live[e][k] += first as i64;
+                live[e][SHARED_PAIR.1] += second as i64;
+            } else {
+                live[e][k] += m.live_estimate() as i64;
+            }
         }
     }
     // Free objects a heap's bin took out of its span's bitmap are not live.

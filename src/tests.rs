@@ -435,14 +435,14 @@ fn automatic_epochs_reuse_mixed_spans_after_one_advance_and_pure_ones_after_two(
 fn a_drained_span_gives_back_the_pages_freed_after_its_last_mark() {
     let _g = setup();
     let t = std::thread::spawn(|| {
-        // 120 spans of 64-byte objects (1024 per span, 64 per page); each
-        // keeps its first 100 objects (pages 0 and 1) and frees the rest in
+        // 120 spans of 128-byte objects (512 per span, 32 per page); each
+        // keeps its first 50 objects (pages 0 and 1) and frees the rest in
         // address order, as a dropped phase does. The last mark of a span
-        // falls at 128 objects left, so the frees of its last 28 objects,
+        // falls at 64 objects left, so the frees of its last 14 objects,
         // which empty page 15, come after it.
         let drains = COUNTERS.drains.load(Relaxed);
         let spans: Vec<Vec<usize>> = (0..120)
-            .map(|_| (0..1024).map(|_| malloc(64)).collect())
+            .map(|_| (0..512).map(|_| malloc(128)).collect())
             .collect();
         for s in &spans {
             let h = region::slab_of(s[0]).unwrap();
@@ -452,7 +452,7 @@ fn a_drained_span_gives_back_the_pages_freed_after_its_last_mark() {
             );
         }
         for s in &spans {
-            s[100..].iter().for_each(|&p| free(p));
+            s[50..].iter().for_each(|&p| free(p));
         }
         assert!(
             COUNTERS.drains.load(Relaxed) > drains,
@@ -466,7 +466,7 @@ fn a_drained_span_gives_back_the_pages_freed_after_its_last_mark() {
             assert_eq!(crate::pages::resident_pages(h, 1), 2);
         }
         for s in &spans {
-            s[..100].iter().for_each(|&p| free(p));
+            s[..50].iter().for_each(|&p| free(p));
         }
     });
     t.join().unwrap();

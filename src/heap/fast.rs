@@ -40,7 +40,7 @@ impl Heap {
             // Another thread freed it already.
             return diag::free_error(FreeError::DoubleFree, p, Some(s), "free");
         }
-        let class = s.class.load(Relaxed) as usize;
+        let class = s.class_at(w, bit);
         let b = self.bin(class);
         // Small objects of the word the bin holds go back into the bin.
         // Medium objects always go to the bitmap (a medium span's objects

@@ -540,14 +540,11 @@ pub fn check_allocated(h: &'static SlabMeta, p: usize) -> Result<usize, crate::s
     if o > NO_OWNER {
         // SAFETY: owners above NO_OWNER are heap addresses.
         let owner = unsafe { heap_at(o) };
-        if owner
-            .bin(h.class.load(Relaxed) as usize)
-            .holds_free(h, w, bit)
-        {
+        if owner.bin(h.class_at(w, bit)).holds_free(h, w, bit) {
             return Err(FreeError::DoubleFree);
         }
     }
-    Ok(h.object_size())
+    Ok(h.object_size_at(w, bit))
 }
 
 /// Fold in the calling thread's remote frees (before statistics snapshots).
@@ -640,7 +637,7 @@ pub(crate) mod model {
         /// span, under the span lock. Whether it got objects.
         pub(crate) fn refill_bin(&self, class: usize) -> bool {
             let b = self.bin(class);
-            self.take_from(b, b.slab())
+            self.take_from(b, b.slab(), class)
         }
 
         /// malloc's fast path for `class`, while the bin holds objects (0

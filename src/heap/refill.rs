@@ -12,7 +12,7 @@ use crate::os;
 use crate::pages;
 use crate::pool;
 use crate::region;
-use crate::sizeclass::{NCLASS, span_slabs};
+use crate::sizeclass::{NCLASS, SHARED_PAIR, home, span_slabs};
 use crate::slab::{List, SlabMeta, State};
 use core::sync::atomic::Ordering::*;
 
@@ -21,6 +21,7 @@ impl Heap {
     #[inline(never)]
     pub(super) fn alloc_slow(&self, class: usize) -> usize {
         let class = class % NCLASS;
+        let home = home(class);
         let n = self.slow_calls.load(Relaxed) + 1;
         self.slow_calls.store(n, Relaxed);
         let b = self.bin(class);
@@ -38,7 +39,18 @@ impl Heap {
                 b.bits.store(x & (x - 1), Relaxed);
                 return b.base.load(Relaxed) + x.trailing_zeros() as usize * b.size.load(Relaxed);
             }
-            let s = b.slab();
+            let mut s = b.slab();
+            if is_empty(s) && home != class {
+                // The shared pair's second class takes its objects from
+                // the current span of the first.
+                s = self.bin(home).slab();
+                if !is_empty(s) {
+                    b.begin_change();
+                    b.tag.word.store(NO_WORD, Relaxed);
+                    b.set_slab(s);
+                    b.end_change();
+                }
+            }
             if !is_empty(s) {
                 // A span with only a few scattered holes left would hand
                 // the bin one or two objects per visit: it is set aside as
@@ -47,23 +59,31 @@ impl Heap {
                 let cap = s.cap.load(Relaxed);
                 let low = (cap / 16).max(1);
                 let roomy = cap.saturating_sub(s.used.load(Relaxed)) >= low;
-                if roomy && self.take_from(b, s) {
+                if roomy && self.take_from(b, s, class) {
                     continue;
                 }
                 if s.has_pending() {
+                    // The other bins sharing the span give their words
+                    // back first: folding remote frees needs the bitmap
+                    // complete (see `flush_word_of`).
+                    self.flush_word_of(s);
                     let c = s.collect();
                     diag::check_collected(c, s);
                     if c.freed > 0 {
                         continue;
                     }
                 }
-                // Full: aside until a sixteenth of it is free.
+                // Full (for this class, in a shared span): aside until a
+                // sixteenth of it is free.
                 self.flush_word_of(s);
-                self.lists(class).full.push_front(s, List::Full);
+                self.lists(home).full.push_front(s, List::Full);
                 s.mark.store(cap.saturating_sub(low), Relaxed);
-                b.begin_change();
-                b.set_slab(&EMPTY);
-                b.end_change();
+                for c in sharers(home) {
+                    let b = self.bin(c);
+                    b.begin_change();
+                    b.set_slab(&EMPTY);
+                    b.end_change();
+                }
                 inc(&counters::class(class).refills);
             }
             // An advance that landed while we were busy: take the new span
@@ -72,8 +92,8 @@ impl Heap {
                 self.switch_epoch();
                 continue;
             }
-            match self.refill(class) {
-                Some(s) => self.make_current(b, s),
+            match self.refill(home) {
+                Some(s) => self.make_current(home, s),
                 None => {
                     b.allocs
                         .store(b.allocs.load(Relaxed).wrapping_sub(1), Relaxed);
@@ -87,13 +107,13 @@ impl Heap {
     /// when the span has none left. The bitmap is only handed out from
     /// under the span lock, so a thread giving back pages of this span
     /// never races with us.
-    pub(super) fn take_from(&self, b: &Bin, s: &'static SlabMeta) -> bool {
+    pub(super) fn take_from(&self, b: &Bin, s: &'static SlabMeta, class: usize) -> bool {
         s.lock.lock();
         // The objects leave the bitmap and enter the bin inside one change:
         // a remote free checking both (`Bin::free_here`) never finds a free
         // object in neither place.
         b.begin_change();
-        let t = s.take();
+        let t = s.take_for(class);
         let fresh = t.map_or(0, |t| pages::commit_taken(s, t));
         s.lock.unlock();
         // Filled up some more: it calls back when it thins out from here.
@@ -116,52 +136,69 @@ impl Heap {
         true
     }
 
-    fn make_current(&self, b: &Bin, s: &'static SlabMeta) {
+    /// Make `s` the current span of `home` (a class whose spans serve its
+    /// own objects): the bins of every class sharing it point at it.
+    /// Those bins are all empty: they leave a span together.
+    fn make_current(&self, home: usize, s: &'static SlabMeta) {
         s.list.set(List::Current);
         // A current span calls back as it thins out, like any other.
         s.mark.store(Self::band_mark(s), Relaxed);
-        b.begin_change();
-        b.tag.word.store(NO_WORD, Relaxed);
-        b.bits.store(0, Relaxed);
-        b.set_slab(s);
-        b.end_change();
+        for c in sharers(home) {
+            let b = self.bin(c);
+            b.begin_change();
+            b.tag.word.store(NO_WORD, Relaxed);
+            b.bits.store(0, Relaxed);
+            b.set_slab(s);
+            b.end_change();
+        }
         self.note_refill();
     }
 
-    /// Give the bin's objects back to its span and detach the bin from it.
-    /// Returns the span, or `None` for an empty bin.
+    /// Give the objects of the bins of `class` (and of every class sharing
+    /// its spans) back to its current span and detach them from it.
+    /// Returns the span, or `None` for an empty bin (and for the shared
+    /// pair's second class, whose bin is unbound with the first's).
     pub(super) fn unbind(&self, class: usize) -> Option<&'static SlabMeta> {
-        let b = self.bin(class);
-        let s = b.slab();
+        if home(class) != class {
+            return None;
+        }
+        let s = self.bin(class).slab();
         if is_empty(s) {
             return None;
         }
-        let w = b.tag.word.load(Relaxed);
-        // Back to the bitmap inside the change (see `take_from`).
-        b.begin_change();
-        if w != NO_WORD {
-            s.give_back(w, b.bits.load(Relaxed));
+        for c in sharers(class) {
+            let b = self.bin(c);
+            if !core::ptr::eq(b.slab(), s) {
+                continue;
+            }
+            let w = b.tag.word.load(Relaxed);
+            // Back to the bitmap inside the change (see `take_from`).
+            b.begin_change();
+            if w != NO_WORD {
+                s.give_back(w, b.bits.load(Relaxed));
+            }
+            b.bits.store(0, Relaxed);
+            b.tag.word.store(NO_WORD, Relaxed);
+            b.set_slab(&EMPTY);
+            b.end_change();
         }
-        b.bits.store(0, Relaxed);
-        b.tag.word.store(NO_WORD, Relaxed);
-        b.set_slab(&EMPTY);
-        b.end_change();
         s.list.set(List::Free);
         Some(s)
     }
 
-    /// If the bin of `s`'s class holds a word of `s`, give the word back
-    /// (the bitmap must be complete before remote frees are folded in).
+    /// If a bin holds a word of `s`, give the word back (the bitmap must
+    /// be complete before remote frees are folded in).
     pub(super) fn flush_word_of(&self, s: &SlabMeta) {
-        let class = s.class.load(Relaxed) as usize;
-        let b = self.bin(class);
-        if core::ptr::eq(b.slab(), s) && b.tag.word.load(Relaxed) != NO_WORD {
-            // Back to the bitmap inside the change (see `take_from`).
-            b.begin_change();
-            s.give_back(b.tag.word.load(Relaxed), b.bits.load(Relaxed));
-            b.bits.store(0, Relaxed);
-            b.tag.word.store(NO_WORD, Relaxed);
-            b.end_change();
+        for c in sharers(s.class.load(Relaxed) as usize) {
+            let b = self.bin(c);
+            if core::ptr::eq(b.slab(), s) && b.tag.word.load(Relaxed) != NO_WORD {
+                // Back to the bitmap inside the change (see `take_from`).
+                b.begin_change();
+                s.give_back(b.tag.word.load(Relaxed), b.bits.load(Relaxed));
+                b.bits.store(0, Relaxed);
+                b.tag.word.store(NO_WORD, Relaxed);
+                b.end_change();
+            }
         }
     }
 
@@ -412,7 +449,7 @@ impl Heap {
     /// requests: malloc_trim, slab_reclaim). Returns the bytes.
     pub(super) fn purge_owned(&self) -> usize {
         let mut bytes = 0;
-        for class in 0..NCLASS {
+        for class in (0..NCLASS).filter(|&c| home(c) == c) {
             let l = self.lists(class);
             let cur = self.bin(class).slab();
             let lists = l.partial.iter().chain([&l.full, &l.retired]);
@@ -437,4 +474,10 @@ impl Heap {
         }
         bytes
     }
+}
+
+/// The classes whose bins take objects from the spans of `home`: itself,
+/// and for the shared pair's first class the second as well.
+fn sharers(home: usize) -> impl Iterator<Item = usize> {
+    core::iter::once(home).chain((home == SHARED_PAIR.0).then_some(SHARED_PAIR.1))
 }

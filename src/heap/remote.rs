@@ -67,8 +67,7 @@ impl Heap {
     /// exact when the two frees of a double free are ordered by the
     /// program's own synchronisation.
     fn bin_free_here(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
-        self.bin(s.class.load(Relaxed) as usize)
-            .free_here(s, w, bit)
+        self.bin(s.class_at(w, bit)).free_here(s, w, bit)
     }
 
     /// Handle every span on this heap's notification stack.
