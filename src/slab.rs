@@ -409,7 +409,12 @@ impl SlabMeta {
         let size = (self.size.load(Relaxed) as usize).max(1);
         let k =
             (class == SHARED_PAIR.1 && self.class.load(Relaxed) as usize == SHARED_PAIR.0) as u32;
-        let most = (TAKE_BYTES / size).clamp(1, 64);
+        // (No division for the small classes: a take may hand out 64.)
+        let most = if size <= TAKE_BYTES / 64 {
+            64
+        } else {
+            (TAKE_BYTES / size).max(1)
+        };
         let want = ((most as u32 >> k) / 4).max(1);
         let start = self.cursor.load(Relaxed) as usize;
         // In a one-slab span with pages not resident (given back, or not
@@ -431,17 +436,26 @@ impl SlabMeta {
             |w| !partial || resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0,
         );
         let Some(w) = w else {
-            if k == 0 {
-                self.cursor.store(words as u32, Relaxed);
-            }
+            // In a shared span the other class may still have room.
+            self.advance_cursor(start, words);
             return None;
         };
         let mut a = self.avail(w, class);
-        if self.class.load(Relaxed) as usize == SHARED_PAIR.0 && a & 0xFFFF_FFFF != 0 {
-            // One chunk at a time: the pair's classes then take turns on
-            // the span's chunks in 1 KiB steps, and a phase's objects of
-            // both lie close together.
-            a &= 0xFFFF_FFFF;
+        if self.class.load(Relaxed) as usize == SHARED_PAIR.0 {
+            // A wholly free chunk is taken alone: the pair's classes then
+            // take turns on the span's free chunks in 1 KiB steps, and a
+            // phase's objects of both lie close together. The holes of two
+            // chunks already serving the class go together (fewer visits
+            // here under random frees).
+            let x = self.word(w).load(Relaxed);
+            let lo = a & 0xFFFF_FFFF;
+            let both = x as u32 != u32::MAX
+                && (x >> 32) as u32 != u32::MAX
+                && self.kind(w, 1 << CHUNK_GRANULES) == k as u64
+                && self.kind(w, 1) == k as u64;
+            if lo != 0 && !both {
+                a = lo;
+            }
         }
         let bits = lowest_bits(a, most);
         // Chunks handed to the other class of the pair change kind.
@@ -455,15 +469,24 @@ impl SlabMeta {
         }
         let x = self.word(w).load(Relaxed);
         self.word(w).store(x & !bits, Relaxed);
-        // The cursor only moves past words known to be empty.
-        if let Some(first) = (start..words).find(|&v| self.word(v).load(Relaxed) != 0) {
-            self.cursor.store(first as u32, Relaxed);
-        } else {
-            self.cursor.store(words as u32, Relaxed);
-        }
+        self.advance_cursor(start, words);
         self.used
             .store(self.used.load(Relaxed) + self.weight(w, bits), Relaxed);
         Some(Taken { word: w, bits })
+    }
+
+    /// Move the cursor from `start` to the first word holding a free
+    /// object, past words known to hold none (in a shared span, a 64-byte
+    /// chunk's odd granules are always set: they are no objects).
+    fn advance_cursor(&self, start: usize, words: usize) {
+        let kinds = self.kinds.load(Relaxed);
+        let free = |v: usize| {
+            let k = (kinds >> ((v * 2) & 63)) & 3;
+            let starts = START[(k & 1) as usize] | START[(k >> 1) as usize] << CHUNK_GRANULES;
+            self.word(v).load(Relaxed) & starts != 0
+        };
+        let first = (start..words).find(|&v| free(v)).unwrap_or(words);
+        self.cursor.store(first as u32, Relaxed);
     }
 
     /// In one pass over `range`: the first word with at least `want` free
@@ -523,19 +546,38 @@ impl SlabMeta {
     /// is not the start of an object of this span.
     #[inline(always)]
     pub fn locate(&self, p: usize) -> Option<(usize, u64)> {
+        self.find(p).map(|(w, b, _)| (w, b))
+    }
+
+    /// [`SlabMeta::locate`] for a span whose `kinds` the caller found 0
+    /// (any span but a shared one holding chunks of the pair's second
+    /// class): the free fast path's version.
+    #[inline(always)]
+    pub fn locate_unshared(&self, p: usize) -> Option<(usize, u64)> {
         let off = p.wrapping_sub(self.base.load(Relaxed));
         let q = (off >> (self.shift.load(Relaxed) & 31)) as u64;
         let i = ((q * self.magic.load(Relaxed) as u64) >> 32) as usize;
-        // In a shared span, the odd granule of a 64-byte object's chunk
-        // is not an object (`kinds` is 0 in every other span).
-        let odd_in_pair = (self.kinds.load(Relaxed) >> ((i / CHUNK_GRANULES) & 63)) & i as u64 & 1;
         if i.wrapping_mul(self.size.load(Relaxed) as usize) != off
             || i >= self.cap.load(Relaxed) as usize
-            || odd_in_pair != 0
         {
             return None;
         }
         Some((i >> 6, 1u64 << (i & 63)))
+    }
+
+    /// [`SlabMeta::locate`], with the kind of the object's chunk (1: the
+    /// shared pair's second class, 0 otherwise) for the free fast path.
+    #[inline(always)]
+    pub fn find(&self, p: usize) -> Option<(usize, u64, u32)> {
+        let (w, b) = self.locate_unshared(p)?;
+        let i = w * 64 + b.trailing_zeros() as usize;
+        let kind = ((self.kinds.load(Relaxed) >> ((i / CHUNK_GRANULES) & 63)) & 1) as u32;
+        // The odd granule of a 64-byte object's chunk is not an object
+        // (`kinds` is 0 in every other span).
+        if kind & i as u32 != 0 {
+            return None;
+        }
+        Some((w, b, kind))
     }
 
     /// 1 if the chunk holding bit `b` of word `w` serves the shared pair's
@@ -590,6 +632,13 @@ impl SlabMeta {
     /// collector. Returns the objects still in use afterwards.
     #[inline(always)]
     pub fn free_bit(&self, w: usize, b: u64) -> Result<u32, FreeError> {
+        self.free_units(w, b, 1 + self.kind(w, b) as u32)
+    }
+
+    /// [`SlabMeta::free_bit`] of an object worth `units` of `used` (1 +
+    /// its kind, from [`SlabMeta::find`]).
+    #[inline(always)]
+    pub fn free_units(&self, w: usize, b: u64, units: u32) -> Result<u32, FreeError> {
         let x = self.word(w).load(Relaxed);
         if x & b != 0 {
             return Err(FreeError::DoubleFree);
@@ -598,10 +647,7 @@ impl SlabMeta {
         if (w as u32) < self.cursor.load(Relaxed) {
             self.cursor.store(w as u32, Relaxed);
         }
-        let u = self
-            .used
-            .load(Relaxed)
-            .wrapping_sub(1 + self.kind(w, b) as u32);
+        let u = self.used.load(Relaxed).wrapping_sub(units);
         self.used.store(u, Relaxed);
         Ok(u)
     }
@@ -867,7 +913,7 @@ pub(crate) fn lowest_bits(x: u64, n: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sizeclass::{NCLASS, NSMALL, class_of, span_bytes};
+    use crate::sizeclass::{NCLASS, NSMALL, SHARED_PAIR, class_of, span_bytes};
 
     fn span(class: usize) -> (Box<SlabMeta>, usize) {
         let m = Box::new(SlabMeta::empty());
@@ -992,6 +1038,102 @@ mod tests {
         }
         let t = m.take().unwrap();
         assert_eq!((t.word, t.bits.count_ones()), (1, 17));
+    }
+
+    #[test]
+    fn shared_chunks_serve_both_classes_of_the_pair_in_turn() {
+        let (m, base) = span(SHARED_PAIR.0);
+        // 64-byte objects take chunk 0: its even granules.
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
+        assert_eq!((t.word, t.bits), (0, 0x5555_5555));
+        // 32-byte objects take the next chunk, not chunk 0's odd granules.
+        let t = m.take_for(SHARED_PAIR.0).unwrap();
+        assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF << 32));
+        // Then 64-byte objects the one after.
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
+        assert_eq!((t.word, t.bits), (1, 0x5555_5555));
+        assert_eq!(m.kinds.load(Relaxed), 0b101);
+        // `used` counts granules: 16 + 16 objects of two, 32 of one.
+        assert_eq!(m.used.load(Relaxed), 96);
+        // A 64-byte object: located, its class and size; its odd granule
+        // is no object.
+        assert_eq!(m.locate(base + 64), Some((0, 1 << 2)));
+        assert_eq!(m.class_at(0, 1 << 2), SHARED_PAIR.1);
+        assert_eq!(m.object_size_at(0, 1 << 2), 64);
+        assert_eq!(m.locate(base + 96), None);
+        assert_eq!(m.free_local(base + 96), Err(FreeError::Invalid));
+        // A 32-byte object in chunk 1.
+        assert_eq!(m.locate(base + 1024 + 32), Some((0, 1 << 33)));
+        assert_eq!(m.class_at(0, 1 << 33), SHARED_PAIR.0);
+        assert_eq!(m.object_size_at(0, 1 << 33), 32);
+        assert_eq!(m.live_by_kind(), [32, 32]);
+        // Frees give back their granules; a second free is refused.
+        assert_eq!(m.free_local(base + 64), Ok(94));
+        assert_eq!(m.free_local(base + 64), Err(FreeError::DoubleFree));
+        assert_eq!(m.free_local(base + 1024 + 32), Ok(93));
+        assert_eq!(m.live_by_kind(), [31, 31]);
+    }
+
+    #[test]
+    fn a_shared_chunk_changes_class_only_when_wholly_free() {
+        let (m, base) = span(SHARED_PAIR.0);
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
+        assert_eq!((t.word, t.bits), (0, 0x5555_5555));
+        // Every 64-byte object of chunk 0 back but one, which stays live.
+        m.give_back(0, t.bits & !1);
+        assert_eq!(m.used.load(Relaxed), 2);
+        // 32-byte objects cannot use the chunk's holes: the next chunk.
+        let t = m.take_for(SHARED_PAIR.0).unwrap();
+        assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF << 32));
+        m.give_back(0, t.bits);
+        // Chunk 0 wholly free: the 32-byte class takes it over.
+        assert_eq!(m.free_local(base), Ok(0));
+        let t = m.take_for(SHARED_PAIR.0).unwrap();
+        assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF));
+        assert_eq!(m.kinds.load(Relaxed), 0);
+        assert_eq!(m.locate(base + 32), Some((0, 2)));
+        // A double free of a 64-byte object of the chunk's old class that
+        // is still pending keeps the chunk from changing class again.
+        m.give_back(0, t.bits);
+        m.pend[0].store(1, Relaxed);
+        m.summary.store(1, Relaxed);
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
+        assert_eq!(t.word, 0);
+        assert_eq!(t.bits, 0x5555_5555 << 32, "chunk 1, not chunk 0");
+    }
+
+    #[test]
+    fn pages_of_a_shared_span_are_free_when_their_four_chunks_are() {
+        let (m, base) = span(SHARED_PAIR.0);
+        // Chunks 0-7 (pages 0 and 1) alternate between the classes.
+        let mut taken = Vec::new();
+        for i in 0..8 {
+            let class = if i % 2 == 0 {
+                SHARED_PAIR.1
+            } else {
+                SHARED_PAIR.0
+            };
+            taken.push(m.take_for(class).unwrap());
+        }
+        assert_eq!(m.free_pages(0) & 0b11, 0);
+        // Page 0's four chunks given back: page 0 is free, page 1 is not.
+        for t in &taken[..4] {
+            m.give_back(t.word, t.bits);
+        }
+        assert_eq!(m.free_pages(0) & 0b11, 0b01);
+        // One live 64-byte object on page 1 keeps it.
+        for t in &taken[4..] {
+            m.give_back(t.word, t.bits);
+        }
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
+        m.give_back(t.word, t.bits & (t.bits - 1));
+        let p = base + (t.word * 64 + t.bits.trailing_zeros() as usize) * 32;
+        assert_eq!(
+            m.free_pages(0) & 0b11,
+            if p < base + 4096 { 0b10 } else { 0b01 }
+        );
+        assert_eq!(m.free_local(p), Ok(0));
+        assert_eq!(m.free_pages(0), u16::MAX);
     }
 
     #[test]

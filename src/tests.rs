@@ -432,6 +432,71 @@ fn automatic_epochs_reuse_mixed_spans_after_one_advance_and_pure_ones_after_two(
 }
 
 #[test]
+fn objects_of_the_shared_pair_share_pages_and_their_spans_empty() {
+    let _g = setup();
+    let t = std::thread::spawn(|| {
+        // A phase of 32- and 64-byte objects, allocated in turn: both sizes
+        // come from the same span, 64-byte ones 64-byte aligned and usable
+        // as 64 bytes.
+        let v: Vec<(usize, usize)> = (0..6000)
+            .map(|i| {
+                let n = if i % 3 == 0 { 24 } else { 64 };
+                let p = malloc(n);
+                // SAFETY: p is a live block of at least n bytes.
+                unsafe { core::ptr::write_bytes(p as *mut u8, i as u8, n) };
+                (p, n)
+            })
+            .collect();
+        let mut both = 0;
+        for w in v.windows(3) {
+            let s0 = region::slab_of(w[0].0).unwrap();
+            if w.iter()
+                .all(|&(p, _)| std::ptr::eq(region::slab_of(p).unwrap(), s0))
+            {
+                both += 1;
+            }
+        }
+        assert!(both > 5000, "the two sizes do not share spans ({both})");
+        for (i, &(p, n)) in v.iter().enumerate() {
+            // SAFETY: p is live.
+            assert_eq!(
+                unsafe { alloc::usable_size(p as *mut libc::c_void) },
+                n.max(32).next_power_of_two()
+            );
+            if n == 64 {
+                assert_eq!(p % 64, 0);
+            }
+            // SAFETY: p is a live block of n bytes, written above.
+            let b = unsafe { core::slice::from_raw_parts(p as *const u8, n) };
+            assert!(b.iter().all(|&x| x == i as u8), "block {i} overwritten");
+        }
+        let spans: std::collections::HashSet<usize> = v
+            .iter()
+            .map(|&(p, _)| region::slab_of(p).unwrap() as *const _ as usize)
+            .collect();
+        // 2000 x 32 + 4000 x 64 bytes: five 64 KiB spans' worth.
+        assert!(spans.len() <= 6, "{} spans", spans.len());
+        v.iter().for_each(|&(p, _)| free(p));
+        // Every span still ours is empty (the others were released), but
+        // for the current one, whose bins hold free objects taken out of
+        // its bitmap.
+        for &a in &spans {
+            // SAFETY: the addresses are of region metadata, never unmapped.
+            let s = unsafe { &*(a as *const crate::slab::SlabMeta) };
+            assert!(
+                s.state.get() != crate::slab::State::Active
+                    || s.owner.load(Relaxed) != tls::get()
+                    || s.used.load(Relaxed) == 0
+                    || s.list.get() == crate::slab::List::Current,
+                "a span kept {} granules",
+                s.used.load(Relaxed)
+            );
+        }
+    });
+    t.join().unwrap();
+}
+
+#[test]
 fn a_drained_span_gives_back_the_pages_freed_after_its_last_mark() {
     let _g = setup();
     let t = std::thread::spawn(|| {

@@ -8,7 +8,10 @@ use super::{Heap, heap_at, remote};
 pub(super) const PERIOD: u64 = 256;
 use crate::diag;
 use crate::epoch;
-use crate::sizeclass::NSMALL;
+use crate::sizeclass::{NSMALL, SHARED_PAIR};
+
+/// Class index from the shared pair's first class to its second.
+const SHARED_STEP: usize = SHARED_PAIR.1 - SHARED_PAIR.0;
 use crate::slab::{FreeError, SlabMeta};
 use crate::tls;
 use core::sync::atomic::Ordering::Relaxed;
@@ -33,14 +36,43 @@ impl Heap {
     /// its bin holds goes back into the bin; any other into the bitmap.
     #[inline(always)]
     pub(super) fn free_local(&self, s: &'static SlabMeta, p: usize) {
-        let Some((w, bit)) = s.locate(p) else {
+        if s.kinds.load(Relaxed) != 0 {
+            // A span with chunks of the shared pair's second class: the
+            // object's chunk tells its class (a path of its own, so that
+            // every other free pays one test for it).
+            return self.free_local_shared(s, p);
+        }
+        let Some((w, bit)) = s.locate_unshared(p) else {
             return diag::free_error(FreeError::Invalid, p, Some(s), "free");
         };
+        self.free_object(s, p, w, bit, s.class.load(Relaxed) as usize, 1);
+    }
+
+    #[inline(never)]
+    fn free_local_shared(&self, s: &'static SlabMeta, p: usize) {
+        let Some((w, bit, kind)) = s.find(p) else {
+            return diag::free_error(FreeError::Invalid, p, Some(s), "free");
+        };
+        let class = s.class.load(Relaxed) as usize + kind as usize * SHARED_STEP;
+        self.free_object(s, p, w, bit, class, 1 + kind);
+    }
+
+    /// Free object (`w`, `bit`) at `p` of class `class`, worth `units` of
+    /// the span's `used`.
+    #[inline(always)]
+    fn free_object(
+        &self,
+        s: &'static SlabMeta,
+        p: usize,
+        w: usize,
+        bit: u64,
+        class: usize,
+        units: u32,
+    ) {
         if s.is_pending(w, bit) {
             // Another thread freed it already.
             return diag::free_error(FreeError::DoubleFree, p, Some(s), "free");
         }
-        let class = s.class_at(w, bit);
         let b = self.bin(class);
         // Small objects of the word the bin holds go back into the bin.
         // Medium objects always go to the bitmap (a medium span's objects
@@ -56,7 +88,7 @@ impl Heap {
                 return;
             }
         }
-        match s.free_bit(w, bit) {
+        match s.free_units(w, bit, units) {
             // Emptied, thinned out past a band, or left the full list.
             Ok(u) if u <= s.mark.load(Relaxed) => self.on_mark(s, u),
             Ok(_) => {}

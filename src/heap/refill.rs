@@ -80,9 +80,11 @@ impl Heap {
                 s.mark.store(cap.saturating_sub(low), Relaxed);
                 for c in sharers(home) {
                     let b = self.bin(c);
-                    b.begin_change();
-                    b.set_slab(&EMPTY);
-                    b.end_change();
+                    if core::ptr::eq(b.slab(), s) {
+                        b.begin_change();
+                        b.set_slab(&EMPTY);
+                        b.end_change();
+                    }
                 }
                 inc(&counters::class(class).refills);
             }
