@@ -219,14 +219,17 @@ pub fn counts_allocs() -> bool {
     AUTO_ALLOCS.load(Relaxed) > 0
 }
 
-/// How many allocation slow-path calls a heap makes between calls to
-/// [`tick`]: every one when an automatic advance is configured (a slow
-/// path comes at least every 64 allocations), a few dozen otherwise.
-pub fn tick_every() -> u64 {
+/// A heap calls [`tick`] on the allocation slow-path calls whose count
+/// has these bits clear: every one when an automatic advance is
+/// configured (a slow path comes at least every 64 allocations), one in 32
+/// otherwise. (A mask, not a count to divide by: the slow path runs
+/// every few dozen allocations, and a division costs as much as the rest
+/// of its bookkeeping.)
+pub fn tick_mask() -> u64 {
     if AUTO_ALLOCS.load(Relaxed) > 0 || AUTO_MS.load(Relaxed) > 0 {
-        1
+        0
     } else {
-        32
+        31
     }
 }
 

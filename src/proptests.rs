@@ -1154,3 +1154,147 @@ proptest! {
         }
     }
 }
+
+/// One step on a span shared by the 32- and 64-byte classes.
+#[derive(Clone, Debug)]
+enum SharedOp {
+    /// A bin of `second` (64-byte) or the first class takes objects, hands
+    /// `keep` of them out and gives the rest back.
+    Take { second: bool, keep: u8 },
+    /// A local free of a live object.
+    FreeLocal { pick: usize },
+    /// A remote free of a live object.
+    FreeRemote { pick: usize },
+    /// `collect`.
+    Collect,
+    /// A second free of an object freed last (local or remote).
+    DoubleFree { remote: bool },
+    /// A free of the second half of a live 64-byte object.
+    SecondHalf { pick: usize },
+}
+
+fn shared_op() -> impl Strategy<Value = SharedOp> {
+    prop_oneof![
+        6 => (any::<bool>(), 0u8..=64).prop_map(|(second, keep)| SharedOp::Take { second, keep }),
+        5 => any::<usize>().prop_map(|pick| SharedOp::FreeLocal { pick }),
+        3 => any::<usize>().prop_map(|pick| SharedOp::FreeRemote { pick }),
+        2 => Just(SharedOp::Collect),
+        1 => any::<bool>().prop_map(|remote| SharedOp::DoubleFree { remote }),
+        1 => any::<usize>().prop_map(|pick| SharedOp::SecondHalf { pick }),
+    ]
+}
+
+/// Objects of a shared span by their first granule: (granules, pending as
+/// a remote free).
+#[derive(Default)]
+struct SharedModel {
+    objs: std::collections::BTreeMap<usize, (usize, bool)>,
+    last_freed: Option<usize>,
+}
+
+impl SharedModel {
+    fn pick_live(&self, pick: usize) -> Option<(usize, usize)> {
+        let live: Vec<_> = self.objs.iter().filter(|(_, o)| !o.1).collect();
+        (!live.is_empty()).then(|| {
+            let (&g, &(n, _)) = live[pick % live.len()];
+            (g, n)
+        })
+    }
+    fn occupied(&self, g: usize) -> bool {
+        self.objs
+            .range(..=g)
+            .next_back()
+            .is_some_and(|(&s, &(n, _))| g < s + n)
+    }
+}
+
+proptest! {
+    #![proptest_config(cfg(1000))]
+
+    /// A span shared by the 32- and 64-byte classes, driven by both
+    /// classes' takes and by local and remote frees, never hands out a
+    /// granule that belongs to a live or pending object; every 64-byte
+    /// object starts on an even granule; `used` counts each object's
+    /// granules; `locate` accepts the live objects and refuses the second
+    /// half of a 64-byte one; second frees are refused; `live_by_kind`
+    /// counts each class's objects; and `free_pages` never names a page
+    /// holding a live object.
+    #[test]
+    fn shared_spans_follow_the_model(ops in vec(shared_op(), 1..120)) {
+        use crate::sizeclass::SHARED_PAIR;
+        let m = span_of(SHARED_PAIR.0);
+        let mut md = SharedModel::default();
+        let addr = |g: usize| SPAN_BASE + g * 32;
+        for op in &ops {
+            match *op {
+                SharedOp::Take { second, keep } => {
+                    let (class, n) = if second { (SHARED_PAIR.1, 2) } else { (SHARED_PAIR.0, 1) };
+                    let Some(t) = m.take_for(class) else { continue };
+                    let mut rest = t.bits;
+                    let mut kept = 0u64;
+                    while rest != 0 {
+                        let b = rest & rest.wrapping_neg();
+                        rest &= !b;
+                        let g = t.word * 64 + b.trailing_zeros() as usize;
+                        prop_assert!(n == 1 || g % 2 == 0, "64-byte object on odd granule {}", g);
+                        for x in g..g + n {
+                            prop_assert!(!md.occupied(x), "granule {} handed out twice", x);
+                        }
+                        prop_assert_eq!(m.locate(addr(g)), Some((t.word, b)));
+                        if kept.count_ones() < u32::from(keep) {
+                            kept |= b;
+                            md.objs.insert(g, (n, false));
+                        }
+                    }
+                    m.give_back(t.word, t.bits & !kept);
+                }
+                SharedOp::FreeLocal { pick } => {
+                    let Some((g, _)) = md.pick_live(pick) else { continue };
+                    prop_assert!(m.free_local(addr(g)).is_ok());
+                    md.objs.remove(&g);
+                    md.last_freed = Some(g);
+                }
+                SharedOp::FreeRemote { pick } => {
+                    let Some((g, _)) = md.pick_live(pick) else { continue };
+                    prop_assert!(m.free_remote(addr(g)).is_ok());
+                    md.objs.get_mut(&g).unwrap().1 = true;
+                    md.last_freed = Some(g);
+                }
+                SharedOp::Collect => {
+                    let c = m.collect();
+                    prop_assert_eq!(c.doubles, 0);
+                    md.objs.retain(|_, o| !o.1);
+                }
+                SharedOp::DoubleFree { remote } => {
+                    // Only while its granules are not another object's.
+                    let Some(g) = md.last_freed else { continue };
+                    if md.occupied(g) && !md.objs.get(&g).is_some_and(|o| o.1) {
+                        continue;
+                    }
+                    let r = if remote { m.free_remote(addr(g)) } else { m.free_local(addr(g)).map(|_| ()) };
+                    // A double free, or (its chunk given to the other class
+                    // since) not an object start: refused either way.
+                    prop_assert!(r.is_err(), "second free of granule {} accepted", g);
+                }
+                SharedOp::SecondHalf { pick } => {
+                    let Some((g, n)) = md.pick_live(pick) else { continue };
+                    if n == 2 {
+                        prop_assert_eq!(m.locate(addr(g + 1)), None);
+                        prop_assert_eq!(m.free_local(addr(g + 1)), Err(FreeError::Invalid));
+                    }
+                }
+            }
+            let units: usize = md.objs.values().map(|o| o.0).sum();
+            prop_assert_eq!(m.used.load(Relaxed) as usize, units);
+            let live = |n| md.objs.values().filter(|o| o.0 == n && !o.1).count() as u32;
+            prop_assert_eq!(m.live_by_kind(), [live(1), live(2)]);
+            // A pending remote free is a free: it pins no page.
+            let free = m.free_pages(0);
+            for (&g, &(n, _)) in md.objs.iter().filter(|(_, o)| !o.1) {
+                for x in g..g + n {
+                    prop_assert!(free & (1 << (x * 32 / PAGE)) == 0, "page of granule {} named free", x);
+                }
+            }
+        }
+    }
+}

@@ -458,11 +458,9 @@ fn objects_of_the_shared_pair_share_pages_and_their_spans_empty() {
         }
         assert!(both > 5000, "the two sizes do not share spans ({both})");
         for (i, &(p, n)) in v.iter().enumerate() {
-            // SAFETY: p is live.
-            assert_eq!(
-                unsafe { alloc::usable_size(p as *mut libc::c_void) },
-                n.max(32).next_power_of_two()
-            );
+            // SAFETY: p is a live block from `malloc`.
+            let usable = unsafe { alloc::usable_size(p as *mut libc::c_void) };
+            assert_eq!(usable, n.max(32).next_power_of_two());
             if n == 64 {
                 assert_eq!(p % 64, 0);
             }

@@ -27,7 +27,7 @@ impl Heap {
         let b = self.bin(class);
         let a = b.allocs.load(Relaxed).wrapping_add(1);
         b.allocs.store(a, Relaxed);
-        if n % epoch::tick_every() == 0 || a % super::fast::PERIOD == 0 {
+        if n & epoch::tick_mask() == 0 || a % super::fast::PERIOD == 0 {
             self.housekeeping();
         }
         if self.era.load(Relaxed) != epoch::era() {
