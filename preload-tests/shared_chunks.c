@@ -12,6 +12,10 @@
 
 #include <pthread.h>
 
+#ifndef TEST_NAME
+#define TEST_NAME "shared_chunks"
+#endif
+
 #define LIVE 4096
 #define ROUNDS 200
 #define XFER 1024
@@ -140,6 +144,6 @@ int main(void)
         CHECK(us >= n && us < n + 32, "malloc_usable_size(malloc(%zu)) = %zu", n, us);
         free(p);
     }
-    ok("shared_chunks");
+    ok(TEST_NAME);
     return 0;
 }

@@ -23,7 +23,7 @@
 #     background thread (when it starts, that it never keeps a process alive
 #     whose program threads have all exited, and that it can be turned off
 #     or made to fail), small/medium/huge split and the glibc fallback counter,
-#     region size at its edges, THP advice, automatic epochs, error policy,
+#     region size at its edges, THP advice, shared chunks, automatic epochs, error policy,
 #     exit summary, statistics file (JSON), statistics signal and interval,
 #     leak report, log level, disable switch, mmap/madvise failure injection.
 #
@@ -449,6 +449,30 @@ int main(int argc, char **argv)
         free(opaque(p));
         printf("survived=1\n");
         dump("");
+    } else if (!strcmp(mode, "shared")) {
+        /* 2000 blocks of 64 and 2000 of 24 bytes, allocated in turn:
+         * whose spans hold them (class 1 = 32 bytes, class 3 = 64). */
+        static void *v[4000];
+        for (int i = 0; i < 4000; i++) {
+            v[i] = malloc(i % 2 ? 24 : 64);
+            memset(v[i], i, i % 2 ? 24 : 64);
+        }
+        __typeof__(slab_stats_class) *sc = dlsym(RTLD_DEFAULT, "slab_stats_class");
+        for (unsigned c = 1; sc && c <= 3; c += 2) {
+            struct zslab_class_stats s;
+            if (sc(c, &s, sizeof s) == 0)
+                printf("size%llu_slabs=%llu\nsize%llu_live=%llu\n",
+                       (unsigned long long)s.object_size, (unsigned long long)s.slabs,
+                       (unsigned long long)s.object_size, (unsigned long long)s.live_objects);
+        }
+        /* Neighbours in allocation order less than 4 KiB apart. */
+        int near = 0;
+        for (int i = 1; i < 4000; i++) {
+            long d = (long)((char *)v[i] - (char *)v[i - 1]);
+            near += d > -4096 && d < 4096;
+        }
+        printf("near=%d\n", near);
+        for (int i = 0; i < 4000; i++) free(v[i]);
     } else if (!strcmp(mode, "thp")) {
         void *p = malloc(64);
         unsigned long a = (unsigned long)p;
@@ -534,13 +558,13 @@ declare -A DEFAULT=(
     [ZSLAB_STATS]=off [ZSLAB_STATS_FILE]='(unset)' [ZSLAB_STATS_SIGNAL]=off
     [ZSLAB_STATS_INTERVAL]=0 [ZSLAB_LEAKS]=off [ZSLAB_LOG]=warn [ZSLAB_VERBOSE]=off
     [ZSLAB_BACKGROUND]=on [ZSLAB_DISABLE]=off [ZSLAB_FAIL_MMAP]=0
-    [ZSLAB_FAIL_MADVISE]=0 [ZSLAB_FAIL_THREAD]=off
+    [ZSLAB_FAIL_MADVISE]=0 [ZSLAB_FAIL_THREAD]=off [ZSLAB_SHARED_CHUNKS]=on
 )
 VARS=(ZSLAB_RECLAIM ZSLAB_PURGE_MS ZSLAB_CACHE_SLABS ZSLAB_HUGE_CACHE ZSLAB_DECAY_MS
       ZSLAB_EPOCH_MS ZSLAB_EPOCH_ALLOCS ZSLAB_REGION ZSLAB_THP ZSLAB_ON_ERROR ZSLAB_STATS
       ZSLAB_STATS_FILE ZSLAB_STATS_SIGNAL ZSLAB_STATS_INTERVAL ZSLAB_LEAKS ZSLAB_LOG
       ZSLAB_VERBOSE ZSLAB_BACKGROUND ZSLAB_DISABLE ZSLAB_FAIL_MMAP ZSLAB_FAIL_MADVISE
-      ZSLAB_FAIL_THREAD)
+      ZSLAB_FAIL_THREAD ZSLAB_SHARED_CHUNKS)
 # The default as a warning names it, where that differs.
 declare -A WARN_DEFAULT=(
     [ZSLAB_EPOCH_MS]='0 (off)' [ZSLAB_EPOCH_ALLOCS]='0 (off)' [ZSLAB_STATS_INTERVAL]='0 (off)'
@@ -560,7 +584,7 @@ declare -A FORM=(
     [ZSLAB_STATS_INTERVAL]=$F_COUNT [ZSLAB_LEAKS]=$F_BOOL
     [ZSLAB_LOG]='one of off, error, warn, info, debug, trace' [ZSLAB_VERBOSE]=$F_BOOL
     [ZSLAB_BACKGROUND]=$F_BOOL [ZSLAB_DISABLE]=$F_BOOL [ZSLAB_FAIL_MMAP]=$F_COUNT
-    [ZSLAB_FAIL_MADVISE]=$F_COUNT [ZSLAB_FAIL_THREAD]=$F_BOOL
+    [ZSLAB_FAIL_MADVISE]=$F_COUNT [ZSLAB_FAIL_THREAD]=$F_BOOL [ZSLAB_SHARED_CHUNKS]=$F_BOOL
 )
 DAY_MS=86400000
 REGION_MIN=$((64 << 16))      # 64 slabs of 64 KiB
@@ -604,6 +628,7 @@ good=(
     ZSLAB_REGION=64M:64M ZSLAB_REGION=1g:1G ZSLAB_REGION=4M:4M "ZSLAB_REGION=$REGION_MIN:4M"
     ZSLAB_REGION=64T:64T "ZSLAB_REGION=$REGION_MAX:64T"
     ZSLAB_THP=on:on ZSLAB_THP=yes:on ZSLAB_THP=0:off ZSLAB_THP=OFF:off
+    ZSLAB_SHARED_CHUNKS=off:off ZSLAB_SHARED_CHUNKS=1:on
     ZSLAB_ON_ERROR=warn:warn ZSLAB_ON_ERROR=ABORT:abort
     ZSLAB_STATS=1:on ZSLAB_STATS=true:on ZSLAB_STATS=No:off
     "ZSLAB_STATS_FILE=$tmp/good.%p.json:$tmp/good.%p.json"
@@ -663,6 +688,7 @@ bads=(
     ZSLAB_REGION=12X ZSLAB_REGION=-1G ZSLAB_REGION=8KB ZSLAB_REGION=1GiB "ZSLAB_REGION= 1G"
     "ZSLAB_REGION=1G " ZSLAB_REGION=1.5G ZSLAB_REGION=99999999999999999999T
     ZSLAB_THP=maybe ZSLAB_THP=y ZSLAB_THP=2
+    ZSLAB_SHARED_CHUNKS=shared ZSLAB_SHARED_CHUNKS=2
     ZSLAB_ON_ERROR=explode ZSLAB_ON_ERROR=abort!
     ZSLAB_STATS=maybe ZSLAB_STATS=y "ZSLAB_STATS=on "
     "ZSLAB_STATS_FILE=$long_path"
@@ -970,6 +996,16 @@ check "THP=off (default): slab region advised MADV_NOHUGEPAGE (VmFlags nh)" \
     "$(out thp_default vmflags | grep -q ' nh '; echo $?)" "VmFlags:$(out thp_default vmflags)"
 check "THP=on: no MADV_NOHUGEPAGE on the slab region" \
     "$(v=$(out thp_on vmflags); [ -n "$v" ] && ! echo "$v" | grep -q ' nh '; echo $?)" "VmFlags:$(out thp_on vmflags)"
+
+# ZSLAB_SHARED_CHUNKS (the class statistics and the blocks' addresses)
+run shared_on -- shared
+run shared_off ZSLAB_SHARED_CHUNKS=off -- shared
+check "SHARED_CHUNKS=on (default): 64-byte blocks in the 32-byte class's spans, allocated side by side" \
+    "$([ "$(out shared_on size64_slabs)" = 0 ] && ge "$(out shared_on size64_live)" 2000 \
+       && ge "$(out shared_on size32_live)" 2000 && gt "$(out shared_on near)" 3000; echo $?)" "" "$tmp/shared_on.out"
+check "SHARED_CHUNKS=off: 64-byte blocks in spans of their own, apart from the 32-byte ones" \
+    "$(ge "$(out shared_off size64_slabs)" 1 && ge "$(out shared_off size64_live)" 2000 \
+       && le "$(out shared_off near)" 200; echo $?)" "" "$tmp/shared_off.out"
 
 # ZSLAB_EPOCH_MS / ZSLAB_EPOCH_ALLOCS
 run ems ZSLAB_EPOCH_MS=20 -- spin 0.5

@@ -14,6 +14,8 @@
 //!   size is a multiple of 2 KiB.
 //! - Larger requests are **huge** blocks: one run of slabs each (`huge`).
 
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
 /// log2 of the slab size: the region is cut into 64 KiB slabs.
 pub const SLAB_SHIFT: u32 = 16;
 /// Bytes in one slab.
@@ -54,10 +56,36 @@ pub const SHARED_PAIR: (usize, usize) = (1, 3);
 pub const CHUNK_GRANULES: usize = 32;
 const _: () = assert!(SMALL_SIZES[SHARED_PAIR.0] == 32 && SMALL_SIZES[SHARED_PAIR.1] == 64);
 
+/// Whether the pair shares spans (`ZSLAB_SHARED_CHUNKS`): set once at
+/// start-up, before any span is formatted.
+static SHARING: AtomicBool = AtomicBool::new(true);
+
+/// Turn shared chunks on or off (start-up only).
+pub fn set_sharing(on: bool) {
+    SHARING.store(on, Relaxed);
+}
+
+/// Whether the shared pair's classes share spans.
+#[inline(always)]
+pub fn sharing() -> bool {
+    SHARING.load(Relaxed)
+}
+
 /// The class whose spans serve `c`'s objects (and whose lists hold them).
 #[inline(always)]
 pub fn home(c: usize) -> usize {
-    if c == SHARED_PAIR.1 { SHARED_PAIR.0 } else { c }
+    if c == SHARED_PAIR.1 && sharing() {
+        SHARED_PAIR.0
+    } else {
+        c
+    }
+}
+
+/// The other class whose bins take objects from the spans of `home`, if
+/// any (the pair's second class, for its first while shared).
+#[inline]
+pub fn partner(home: usize) -> Option<usize> {
+    (home == SHARED_PAIR.0 && sharing()).then_some(SHARED_PAIR.1)
 }
 
 /// Block sizes of the classes, smallest first.

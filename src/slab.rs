@@ -377,7 +377,7 @@ impl SlabMeta {
     #[inline]
     fn avail(&self, w: usize, class: usize) -> u64 {
         let x = self.word(w).load(Relaxed);
-        if self.class.load(Relaxed) as usize != SHARED_PAIR.0 {
+        if !self.shared() {
             return x;
         }
         let k = (class == SHARED_PAIR.1) as u64;
@@ -407,8 +407,7 @@ impl SlabMeta {
         let cap = self.cap.load(Relaxed) as usize;
         let words = cap.div_ceil(64).min(BITMAP_WORDS);
         let size = (self.size.load(Relaxed) as usize).max(1);
-        let k =
-            (class == SHARED_PAIR.1 && self.class.load(Relaxed) as usize == SHARED_PAIR.0) as u32;
+        let k = (class == SHARED_PAIR.1 && self.shared()) as u32;
         // (No division for the small classes: a take may hand out 64.)
         let most = if size <= TAKE_BYTES / 64 {
             64
@@ -441,7 +440,7 @@ impl SlabMeta {
             return None;
         };
         let mut a = self.avail(w, class);
-        if self.class.load(Relaxed) as usize == SHARED_PAIR.0 {
+        if self.shared() {
             // A wholly free chunk is taken alone: the pair's classes then
             // take turns on the span's free chunks in 1 KiB steps, and a
             // phase's objects of both lie close together. The holes of two
@@ -578,6 +577,12 @@ impl SlabMeta {
             return None;
         }
         Some((w, b, kind))
+    }
+
+    /// Whether this span is shared by the pair's two classes.
+    #[inline]
+    fn shared(&self) -> bool {
+        self.class.load(Relaxed) as usize == SHARED_PAIR.0 && crate::sizeclass::sharing()
     }
 
     /// 1 if the chunk holding bit `b` of word `w` serves the shared pair's

@@ -12,7 +12,7 @@ use crate::os;
 use crate::pages;
 use crate::pool;
 use crate::region;
-use crate::sizeclass::{NCLASS, SHARED_PAIR, home, span_slabs};
+use crate::sizeclass::{NCLASS, home, partner, span_slabs};
 use crate::slab::{List, SlabMeta, State};
 use core::sync::atomic::Ordering::*;
 
@@ -481,5 +481,5 @@ impl Heap {
 /// The classes whose bins take objects from the spans of `home`: itself,
 /// and for the shared pair's first class the second as well.
 fn sharers(home: usize) -> impl Iterator<Item = usize> {
-    core::iter::once(home).chain((home == SHARED_PAIR.0).then_some(SHARED_PAIR.1))
+    core::iter::once(home).chain(partner(home))
 }
