@@ -31,7 +31,9 @@ use crate::sizeclass::{
 const START: [u64; 2] = [0xFFFF_FFFF, 0x5555_5555];
 use crate::sync::RawLock;
 use crate::sync::atomic::Ordering::*;
-use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicUsize};
+use crate::sync::atomic::{
+    AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, fence,
+};
 
 /// `owner` of a span no heap owns (orphaned, cached, free, huge). Never a
 /// heap address and never a TLS slot value, so the free fast path needs
@@ -457,14 +459,23 @@ impl SlabMeta {
             }
         }
         let bits = lowest_bits(a, most);
-        // Chunks handed to the other class of the pair change kind.
+        // Chunks handed to the other class of the pair change kind, and
+        // the change is visible before their objects leave the bitmap: a
+        // remote free that finds an object of such a chunk neither in its
+        // class's bin nor in the bitmap sees the kind changed
+        // ([`SlabMeta::kind_changed`]) and knows it was free.
+        let mut changed = false;
         for h in 0..2 {
             let part = bits & (0xFFFF_FFFF << (h * CHUNK_GRANULES));
             if part != 0 && self.kind(w, part) != k as u64 {
                 let chunk = 1u64 << ((w * 2 + h) & 63);
                 let kinds = self.kinds.load(Relaxed);
                 self.kinds.store(kinds ^ chunk, Relaxed);
+                changed = true;
             }
+        }
+        if changed {
+            fence(Release);
         }
         let x = self.word(w).load(Relaxed);
         self.word(w).store(x & !bits, Relaxed);
@@ -593,6 +604,17 @@ impl SlabMeta {
         (self.kinds.load(Relaxed) >> (chunk & 63)) & 1
     }
 
+    /// Whether the chunk of object (`w`, `b`) no longer has kind `kind`
+    /// (read by [`SlabMeta::find`]): it changed class, which it does only
+    /// while wholly free. For another thread's check after it found the
+    /// object neither in its class's bin nor in the bitmap (with an
+    /// acquire since): the change is published before the chunk's objects
+    /// leave the bitmap.
+    #[inline]
+    pub fn kind_changed(&self, w: usize, b: u64, kind: u32) -> bool {
+        self.kind(w, b) != kind as u64
+    }
+
     /// Class of object (`w`, `b`) (from [`SlabMeta::locate`]).
     #[inline(always)]
     pub fn class_at(&self, w: usize, b: u64) -> usize {
@@ -671,8 +693,8 @@ impl SlabMeta {
     /// [`SlabMeta::free_remote_bit`]).
     pub fn free_remote(&self, p: usize) -> Result<(), FreeError> {
         self.check_live()?;
-        let (w, b) = self.locate(p).ok_or(FreeError::Invalid)?;
-        self.free_remote_bit(w, b)
+        let (w, b, kind) = self.find(p).ok_or(FreeError::Invalid)?;
+        self.free_remote_bit(w, b, kind)
     }
 
     /// Refuse pointers into a span that holds no allocated object.
@@ -713,8 +735,9 @@ impl SlabMeta {
     /// collector. Only the atomic `pend` bitmap and summary are written. A
     /// double free is caught here when the object is visibly free or already
     /// pending (the caller also checks the owner's bin), and otherwise when
-    /// the collector folds the bits in.
-    pub fn free_remote_bit(&self, w: usize, b: u64) -> Result<(), FreeError> {
+    /// the collector folds the bits in. `kind`: the kind of the object's
+    /// chunk when it was located ([`SlabMeta::find`]).
+    pub fn free_remote_bit(&self, w: usize, b: u64, kind: u32) -> Result<(), FreeError> {
         let w = w & (BITMAP_WORDS - 1);
         // Pending first, then the bitmap: the collector folds a pending bit
         // into the bitmap before it clears it (see `collect`), so a bit
@@ -727,6 +750,12 @@ impl SlabMeta {
         // Read the bitmap before publishing the pending bit: once published,
         // the collector may fold it in and the bit would look free.
         if self.bm[w].load(Acquire) & b != 0 {
+            return Err(FreeError::DoubleFree);
+        }
+        // In a shared span the object may have left the bitmap with its
+        // chunk, wholly free, for the other class's bin: the chunk's new
+        // kind is visible once its bits are (see `take_for`).
+        if self.kind_changed(w, b, kind) {
             return Err(FreeError::DoubleFree);
         }
         if self.pend[w].fetch_or(b, SeqCst) & b != 0 {
@@ -1108,6 +1137,26 @@ mod tests {
     }
 
     #[test]
+    fn a_remote_free_of_an_object_whose_chunk_changed_class_is_a_double_free() {
+        let (m, base) = span(SHARED_PAIR.0);
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
+        m.give_back(0, t.bits & !1);
+        // Another thread locates the 64-byte object at `base`...
+        let (w, b, kind) = m.find(base).unwrap();
+        assert_eq!(kind, 1);
+        // ...which its owner frees meanwhile: chunk 0 is wholly free, and
+        // the owner's next 32-byte take gives it to the 32-byte class (its
+        // bits leave the bitmap for that class's bin).
+        assert_eq!(m.free_local(base), Ok(0));
+        let t = m.take_for(SHARED_PAIR.0).unwrap();
+        assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF));
+        // The object is neither pending nor in the bitmap (nor in the
+        // 64-byte bin): the chunk's new kind says it was free.
+        assert_eq!(m.free_remote_bit(w, b, kind), Err(FreeError::DoubleFree));
+        assert!(!m.has_pending());
+    }
+
+    #[test]
     fn pages_of_a_shared_span_are_free_when_their_four_chunks_are() {
         let (m, base) = span(SHARED_PAIR.0);
         // Chunks 0-7 (pages 0 and 1) alternate between the classes.
@@ -1254,8 +1303,8 @@ mod tests {
         }
         assert_eq!(m.free_pages(0), !0b11);
         // A pending remote free counts as free.
-        let (w, b) = m.locate(base + 85 * 48).unwrap();
-        m.free_remote_bit(w, b).unwrap();
+        let (w, b, kind) = m.find(base + 85 * 48).unwrap();
+        m.free_remote_bit(w, b, kind).unwrap();
         assert_eq!(m.free_pages(0), u16::MAX);
         // The tail of a 4 KiB-class... a 3072-byte class leaves no tail page,
         // but the 640-byte class's last page (bytes 65280..65536) still

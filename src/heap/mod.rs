@@ -532,7 +532,7 @@ pub fn for_each_heap(mut f: impl FnMut(&'static Heap)) {
 pub fn check_allocated(h: &'static SlabMeta, p: usize) -> Result<usize, crate::slab::FreeError> {
     use crate::slab::{FreeError, NO_OWNER};
     h.check_live().map_err(|_| h.refusal(p))?;
-    let (w, bit) = h.locate(p).ok_or(FreeError::Invalid)?;
+    let (w, bit, kind) = h.find(p).ok_or(FreeError::Invalid)?;
     if h.is_free_here(w, bit) {
         return Err(FreeError::DoubleFree);
     }
@@ -543,6 +543,11 @@ pub fn check_allocated(h: &'static SlabMeta, p: usize) -> Result<usize, crate::s
         if owner.bin(h.class_at(w, bit)).holds_free(h, w, bit) {
             return Err(FreeError::DoubleFree);
         }
+    }
+    // Its chunk went to the other class of a shared pair: it was free.
+    fence(Acquire);
+    if h.kind_changed(w, bit, kind) {
+        return Err(FreeError::DoubleFree);
     }
     Ok(h.object_size_at(w, bit))
 }

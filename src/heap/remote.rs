@@ -190,7 +190,7 @@ pub(crate) fn drain<'a, E: Spans<'a>>(env: E, me: usize) {
 #[inline(always)]
 pub(crate) fn mark_remote(h: &SlabMeta, p: usize) -> Result<(), FreeError> {
     h.check_live().map_err(|_| h.refusal(p))?;
-    let (w, bit) = h.locate(p).ok_or(FreeError::Invalid)?;
+    let (w, bit, kind) = h.find(p).ok_or(FreeError::Invalid)?;
     // A free object moves from `pend` (another thread's free) to the
     // bitmap (folded in) to the owner's bin (taken out for malloc) and
     // back to the bitmap (the bin given back); each move puts it in its
@@ -206,7 +206,9 @@ pub(crate) fn mark_remote(h: &SlabMeta, p: usize) -> Result<(), FreeError> {
     if o > NO_OWNER && unsafe { heap_at(o) }.bin_free_here(h, w, bit) {
         return Err(FreeError::DoubleFree);
     }
-    h.free_remote_bit(w, bit)
+    // (A chunk of a shared span that changed class meanwhile is caught
+    // there too: the object was free.)
+    h.free_remote_bit(w, bit, kind)
 }
 
 /// Free `p` from slab `s` of the region when the calling thread (slot
