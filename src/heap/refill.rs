@@ -115,7 +115,20 @@ impl Heap {
         // a remote free checking both (`Bin::free_here`) never finds a free
         // object in neither place.
         b.begin_change();
-        let t = s.take_for(class);
+        // Whether the other class sharing the span allocated since this
+        // bin's last take (see `SlabMeta::take_for`).
+        let other = if home(class) != class {
+            Some(home(class))
+        } else {
+            partner(class)
+        };
+        let quiet = other.is_none_or(|o| {
+            let a = self.bin(o).allocs.load(Relaxed);
+            let quiet = b.seen.load(Relaxed) == a;
+            b.seen.store(a, Relaxed);
+            quiet
+        });
+        let t = s.take_for(class, quiet);
         let fresh = t.map_or(0, |t| pages::commit_taken(s, t));
         s.lock.unlock();
         // Filled up some more: it calls back when it thins out from here.
