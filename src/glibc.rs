@@ -74,6 +74,32 @@ pub fn malloc(size: usize) -> *mut c_void {
     unsafe { __libc_malloc(size) }
 }
 
+/// Make glibc initialise its malloc now, from the thread initialising zslab
+/// (at start-up: the first malloc, or zslab's constructor), allocating
+/// nothing: an impossible request fails with ENOMEM after glibc's lazy
+/// initialisation (`ptmalloc_init`) has run.
+///
+/// Without this, zslab serves every request and glibc's malloc is first
+/// used by whichever threads fall back to it, typically several threads at
+/// once in destructors that run after zslab's thread-exit hook. glibc's
+/// lazy initialisation is not thread-safe: it makes `main_arena` (whose
+/// `attached_threads` starts at 1, for the initialising thread) the arena
+/// of every thread that runs it, so two threads running it together share
+/// main_arena at a count of 1; the second of them to exit aborts in
+/// `__malloc_arena_thread_freeres` (assertion `a->attached_threads > 0`).
+/// Under plain glibc, start-up code initialises it in the main thread.
+pub fn init_underneath() {
+    let saved = crate::os::errno();
+    // SAFETY: glibc's malloc accepts any size; this one fails (above
+    // PTRDIFF_MAX) and returns null, allocating nothing.
+    let p = unsafe { __libc_malloc(usize::MAX) };
+    if !p.is_null() {
+        // SAFETY: a block glibc just returned (it never does for this size).
+        unsafe { __libc_free(p) };
+    }
+    crate::os::set_errno(saved);
+}
+
 /// # Safety
 /// `p` must be null or a live block from the allocator underneath.
 pub unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {

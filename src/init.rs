@@ -89,6 +89,12 @@ fn init() -> bool {
         }
         return false;
     }
+    // From here on glibc's malloc is the fallback (torn-down threads, a
+    // full region, zslab disabled below): have glibc initialise it now,
+    // single-threaded, not lazily in several exiting threads at once.
+    if !cfg!(test) {
+        crate::glibc::init_underneath();
+    }
     // Page return, the metadata's own return and the resident bits all
     // count in 4 KiB pages: under a kernel with larger pages (16 or 64 KiB
     // on some aarch64 systems) an madvise of one such page would take
