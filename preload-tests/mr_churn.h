@@ -20,7 +20,8 @@ enum { BATCH = 5000, WINDOW = 8 };
 #define RSS_BAND 0.05              /* max - min over the samples, relative */
 #define RSS_BAND_MIN (2u << 20)    /* ... or this much, whichever is larger */
 #define MAX_MADVISE 64             /* calls over the whole measured period, */
-#define MADVISE_PER_CYCLES 16      /* ... plus one per this many cycles */
+#define MADVISE_PER_CYCLES 16      /* ... plus one per this many cycles, */
+#define MADVISE_PER_SAMPLE 4       /* ... or this many per 100 ms sample */
 
 static size_t batch_size[BATCH];
 static void *slots[WINDOW][BATCH];
@@ -135,11 +136,15 @@ static int churn_main(void)
      * pages of its spans once: two calls per advance are allowed on top.
      * On a loaded machine a cycle can stall past the purge delay, and a
      * span of the window then looks quiet and gives pages back: one call
-     * per MADVISE_PER_CYCLES cycles is allowed for that (a thrash is one
+     * per MADVISE_PER_CYCLES cycles (or MADVISE_PER_SAMPLE per sample, if
+     * more: stalls come with wall time) is allowed for that (a thrash is one
      * call or more per cycle, thousands here; the page-fault check below
      * catches it too). */
     uint64_t advances = adv[ns - 1] - adv[0];
-    uint64_t max_madvise = MAX_MADVISE + cycles / MADVISE_PER_CYCLES + 2 * advances;
+    uint64_t stall = cycles / MADVISE_PER_CYCLES;
+    if (stall < MADVISE_PER_SAMPLE * (uint64_t)ns)
+        stall = MADVISE_PER_SAMPLE * (uint64_t)ns; /* a slow machine runs fewer cycles */
+    uint64_t max_madvise = MAX_MADVISE + stall + 2 * advances;
     double pages_per_cycle = (double)batch_bytes / 4096.0;
     printf("%" PRIu64 " cycles in %.2fs; measured %" PRIu64 " cycles after %.1fs of warm-up, "
            "%d samples\n", cycle, lt_now() - t0, cycles, WARMUP_S, ns);

@@ -8,7 +8,7 @@
  * warm-up and 3 s measured, sampled every 100 ms.  Over the measured part:
  *  - RSS stays flat: max - min within 5% (or 2 MiB);
  *  - zslab's statistics' `madvise_calls` grows by at most 64 in total plus
- *    one per 16 cycles (skipped if the field is absent);
+ *    one per 16 cycles or 4 per sample (skipped if the field is absent);
  *  - page faults (getrusage minor faults) stay below 1% of the pages a
  *    cycle touches.
  * Under plain glibc (run.sh none) the figures are printed, not enforced.

@@ -8,8 +8,9 @@
  * measured part:
  *  - RSS stays flat: max - min within 5% (or 2 MiB);
  *  - zslab's statistics' `madvise_calls` grows by at most 64 in total plus
- *    one per 16 cycles (a cycle stalled on a loaded machine may look like
- *    a quiet span), not per cycle; skipped if the field is absent;
+ *    one per 16 cycles or 4 per sample (a cycle stalled on a loaded
+ *    machine may make a span look quiet), not per cycle; skipped if the
+ *    field is absent;
  *  - page faults (getrusage minor faults) stay below 1% of the pages a
  *    cycle touches: memory is not returned and faulted back every cycle.
  * Under plain glibc (run.sh none) the figures are printed, not enforced.

@@ -88,6 +88,12 @@ pub fn malloc(size: usize) -> *mut c_void {
 /// main_arena at a count of 1; the second of them to exit aborts in
 /// `__malloc_arena_thread_freeres` (assertion `a->attached_threads > 0`).
 /// Under plain glibc, start-up code initialises it in the main thread.
+///
+/// glibc (2.26 on, built with its per-thread cache, as every distribution
+/// ships it) runs `ptmalloc_init` first in `__libc_malloc`, before it
+/// rejects the size, and that takes no lock and allocates nothing. zslab's
+/// initialisation runs at start-up, single-threaded, where a failed request
+/// could not create an arena even on a build without the cache.
 pub fn init_underneath() {
     let saved = crate::os::errno();
     // SAFETY: glibc's malloc accepts any size; this one fails (above

@@ -451,7 +451,8 @@ impl SlabMeta {
             // chunks already serving the class go together (fewer visits
             // here under random frees), and so does a whole word when the
             // other class is quiet (a program allocating only one of the
-            // two sizes takes 64 objects per visit here, not 32 or 16).
+            // two sizes takes 64 or 32 objects per visit here, not 32 or
+            // 16).
             let x = self.word(w).load(Relaxed);
             let lo = a & 0xFFFF_FFFF;
             let both = x as u32 != u32::MAX

@@ -634,7 +634,13 @@ pub(crate) mod model {
         /// taken yet ([`Heap::make_current`] without its list and policy
         /// bookkeeping).
         pub(crate) fn bind(&self, s: &'static SlabMeta) {
-            let b = self.bin(s.class.load(Relaxed) as usize);
+            self.bind_class(s.class.load(Relaxed) as usize, s);
+        }
+
+        /// [`Heap::bind`] for the bin of `class` (in a shared span: either
+        /// class of the pair).
+        pub(crate) fn bind_class(&self, class: usize, s: &'static SlabMeta) {
+            let b = self.bin(class);
             b.begin_change();
             b.tag.word.store(super::NO_WORD, Relaxed);
             b.bits.store(0, Relaxed);

@@ -23,7 +23,9 @@
 //!   collection, its own mallocs (the fast path), frees and bin refills
 //!   lose no object and hand none out twice; ordered double frees are
 //!   detected whichever thread makes each call, while the object moves
-//!   between `pend`, the bitmap and the owner's bin; racing double frees
+//!   between `pend`, the bitmap and the owner's bin (and, in a span shared
+//!   by the 32- and 64-byte classes, while the object's chunk goes to the
+//!   other class); racing double frees
 //!   never corrupt; pages computed free under the span lock never hold an
 //!   object out of the bitmap.
 //! - `notify`: the notification stack. Pushes racing drains lose no span;
@@ -93,8 +95,17 @@ pub(super) fn check<F>(f: F)
 where
     F: Fn() + Send + Sync + 'static,
 {
+    check_times(1, f)
+}
+
+/// [`check`] with `times` times the schedules, for a model whose losing
+/// schedule is rare.
+pub(super) fn check_times<F>(times: usize, f: F)
+where
+    F: Fn() + Send + Sync + 'static,
+{
     let f = std::sync::Arc::new(f);
-    let n = iterations();
+    let n = iterations() * times;
     let g = f.clone();
     Runner::new(PctScheduler::new(3, n), config()).run(move || g());
     Runner::new(RandomScheduler::new(n), config()).run(move || f());

@@ -160,6 +160,67 @@ fn ordered_remote_double_free_is_detected() {
     });
 }
 
+/// Invariant: in a span shared by the 32- and 64-byte classes, a double
+/// free of a 64-byte object from another thread, ordered after the first
+/// (also remote), is detected while the owner folds the first in, gives
+/// its 64-byte bin back (the object's chunk is wholly free again), hands
+/// the chunk to the 32-byte class and mallocs from it. Once the chunk
+/// changed class the object is in neither its class's bin nor the bitmap;
+/// only the chunk's kind, published before its objects leave the bitmap,
+/// tells the second call that it was free.
+///
+/// The losing schedule needs the owner's whole take inside a window of a
+/// few steps of the second call: without the kind check in
+/// `free_remote_bit` it came up once in about 460 000 schedules, so this
+/// model runs ten times the others' schedules (a deterministic unit test,
+/// `a_remote_free_of_an_object_whose_chunk_changed_class_is_a_double_free`,
+/// steps through that schedule).
+#[test]
+fn ordered_double_free_across_a_chunk_changing_class_is_detected() {
+    use crate::sizeclass::SHARED_PAIR;
+    super::check_times(10, || {
+        let w = World::new(SHARED_PAIR.0, &[Some(0)], 1);
+        let (h, s) = (w.heap(0), w.span(0));
+        h.bind_class(SHARED_PAIR.0, s);
+        h.bind_class(SHARED_PAIR.1, s);
+        // Chunk 0 serves 64-byte objects; p is its first.
+        assert!(h.refill_bin(SHARED_PAIR.1));
+        let p = h.malloc_fast(SHARED_PAIR.1);
+        w.got(s, p);
+        let retaking = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = channel();
+        let first = thread::spawn(move || {
+            assert_eq!(free_remote(w, s, p), Ok(()));
+            tx.send(()).unwrap();
+        });
+        let r = retaking.clone();
+        let second = thread::spawn(move || {
+            rx.recv().unwrap();
+            (mark_remote(s, p), r.load(SeqCst))
+        });
+        // The owner: fold in and give the 64-byte bin back (chunk 0 is
+        // wholly free if the first free came before), then the 32-byte
+        // class takes the lowest wholly free chunk (its kind changes, its
+        // objects move from the bitmap to the bin) and mallocs its first
+        // object (p's first granule, when that chunk is chunk 0).
+        w.note(h.collect_own(s));
+        assert!(h.refill_bin(SHARED_PAIR.0));
+        retaking.store(true, SeqCst);
+        let q = h.malloc_fast(SHARED_PAIR.0);
+        w.got(s, q);
+        first.join().unwrap();
+        let (res, maybe_reused) = second.join().unwrap();
+        w.note(h.collect_own(s));
+        if !maybe_reused {
+            assert!(
+                res == Err(FreeError::DoubleFree) || w.doubles.load(SeqCst) > 0,
+                "an ordered double free went undetected"
+            );
+        }
+        w.end();
+    });
+}
+
 /// A class whose takes hand out one object each (64 KiB objects).
 fn one_per_take() -> usize {
     class_of(64 << 10)
