@@ -1159,9 +1159,8 @@ proptest! {
 #[derive(Clone, Debug)]
 enum SharedOp {
     /// A bin of `second` (64-byte) or the first class takes objects, hands
-    /// `keep` of them out and gives the rest back; `quiet`: the other
-    /// class allocated nothing since (whole words may go at once).
-    Take { second: bool, keep: u8, quiet: bool },
+    /// `keep` of them out and gives the rest back.
+    Take { second: bool, keep: u8 },
     /// A local free of a live object.
     FreeLocal { pick: usize },
     /// A remote free of a live object.
@@ -1176,8 +1175,7 @@ enum SharedOp {
 
 fn shared_op() -> impl Strategy<Value = SharedOp> {
     prop_oneof![
-        6 => (any::<bool>(), 0u8..=64, any::<bool>())
-            .prop_map(|(second, keep, quiet)| SharedOp::Take { second, keep, quiet }),
+        6 => (any::<bool>(), 0u8..=64).prop_map(|(second, keep)| SharedOp::Take { second, keep }),
         5 => any::<usize>().prop_map(|pick| SharedOp::FreeLocal { pick }),
         3 => any::<usize>().prop_map(|pick| SharedOp::FreeRemote { pick }),
         2 => Just(SharedOp::Collect),
@@ -1229,9 +1227,9 @@ proptest! {
         let addr = |g: usize| SPAN_BASE + g * 32;
         for op in &ops {
             match *op {
-                SharedOp::Take { second, keep, quiet } => {
+                SharedOp::Take { second, keep } => {
                     let (class, n) = if second { (SHARED_PAIR.1, 2) } else { (SHARED_PAIR.0, 1) };
-                    let Some(t) = m.take_for(class, quiet) else { continue };
+                    let Some(t) = m.take_for(class) else { continue };
                     let mut rest = t.bits;
                     let mut kept = 0u64;
                     while rest != 0 {

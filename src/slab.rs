@@ -370,7 +370,7 @@ impl SlabMeta {
     /// until given back with [`SlabMeta::give_back`]. `None` when the span
     /// is full. Collector only, with `lock` held.
     pub fn take(&self) -> Option<Taken> {
-        self.take_for(self.class.load(Relaxed) as usize, false)
+        self.take_for(self.class.load(Relaxed) as usize)
     }
 
     /// Free objects of word `w` that class `class` may take: its bitmap
@@ -404,10 +404,8 @@ impl SlabMeta {
 
     /// [`SlabMeta::take`] for the objects of `class`: the span's own, or in
     /// a span of the shared pair's first class, either of the pair. A
-    /// chunk wholly free serves whichever class takes it. `quiet`: the
-    /// pair's other class allocated nothing since this class's last take,
-    /// so there are no turns to take and a whole word may go at once.
-    pub fn take_for(&self, class: usize, quiet: bool) -> Option<Taken> {
+    /// chunk wholly free serves whichever class takes it.
+    pub fn take_for(&self, class: usize) -> Option<Taken> {
         let cap = self.cap.load(Relaxed) as usize;
         let words = cap.div_ceil(64).min(BITMAP_WORDS);
         let size = (self.size.load(Relaxed) as usize).max(1);
@@ -449,17 +447,14 @@ impl SlabMeta {
             // take turns on the span's free chunks in 1 KiB steps, and a
             // phase's objects of both lie close together. The holes of two
             // chunks already serving the class go together (fewer visits
-            // here under random frees), and so does a whole word when the
-            // other class is quiet (a program allocating only one of the
-            // two sizes takes 64 or 32 objects per visit here, not 32 or
-            // 16).
+            // here under random frees).
             let x = self.word(w).load(Relaxed);
             let lo = a & 0xFFFF_FFFF;
             let both = x as u32 != u32::MAX
                 && (x >> 32) as u32 != u32::MAX
                 && self.kind(w, 1 << CHUNK_GRANULES) == k as u64
                 && self.kind(w, 1) == k as u64;
-            if lo != 0 && !both && !quiet {
+            if lo != 0 && !both {
                 a = lo;
             }
         }
@@ -1080,32 +1075,16 @@ mod tests {
     }
 
     #[test]
-    fn a_class_whose_partner_is_quiet_takes_whole_words() {
-        let (m, _) = span(SHARED_PAIR.0);
-        // 64-byte objects alone: both chunks of a word, 32 objects.
-        let t = m.take_for(SHARED_PAIR.1, true).unwrap();
-        assert_eq!((t.word, t.bits), (0, 0x5555_5555_5555_5555));
-        assert_eq!(m.kinds.load(Relaxed), 0b11);
-        // 32-byte objects alone: a whole word of 64.
-        let t = m.take_for(SHARED_PAIR.0, true).unwrap();
-        assert_eq!((t.word, t.bits), (1, u64::MAX));
-        // Taking turns again: one chunk per take.
-        let t = m.take_for(SHARED_PAIR.1, false).unwrap();
-        assert_eq!((t.word, t.bits), (2, 0x5555_5555));
-        assert_eq!(m.used.load(Relaxed), 64 + 64 + 32);
-    }
-
-    #[test]
     fn shared_chunks_serve_both_classes_of_the_pair_in_turn() {
         let (m, base) = span(SHARED_PAIR.0);
         // 64-byte objects take chunk 0: its even granules.
-        let t = m.take_for(SHARED_PAIR.1, false).unwrap();
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
         assert_eq!((t.word, t.bits), (0, 0x5555_5555));
         // 32-byte objects take the next chunk, not chunk 0's odd granules.
-        let t = m.take_for(SHARED_PAIR.0, false).unwrap();
+        let t = m.take_for(SHARED_PAIR.0).unwrap();
         assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF << 32));
         // Then 64-byte objects the one after.
-        let t = m.take_for(SHARED_PAIR.1, false).unwrap();
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
         assert_eq!((t.word, t.bits), (1, 0x5555_5555));
         assert_eq!(m.kinds.load(Relaxed), 0b101);
         // `used` counts granules: 16 + 16 objects of two, 32 of one.
@@ -1132,18 +1111,18 @@ mod tests {
     #[test]
     fn a_shared_chunk_changes_class_only_when_wholly_free() {
         let (m, base) = span(SHARED_PAIR.0);
-        let t = m.take_for(SHARED_PAIR.1, false).unwrap();
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
         assert_eq!((t.word, t.bits), (0, 0x5555_5555));
         // Every 64-byte object of chunk 0 back but one, which stays live.
         m.give_back(0, t.bits & !1);
         assert_eq!(m.used.load(Relaxed), 2);
         // 32-byte objects cannot use the chunk's holes: the next chunk.
-        let t = m.take_for(SHARED_PAIR.0, false).unwrap();
+        let t = m.take_for(SHARED_PAIR.0).unwrap();
         assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF << 32));
         m.give_back(0, t.bits);
         // Chunk 0 wholly free: the 32-byte class takes it over.
         assert_eq!(m.free_local(base), Ok(0));
-        let t = m.take_for(SHARED_PAIR.0, false).unwrap();
+        let t = m.take_for(SHARED_PAIR.0).unwrap();
         assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF));
         assert_eq!(m.kinds.load(Relaxed), 0);
         assert_eq!(m.locate(base + 32), Some((0, 2)));
@@ -1152,7 +1131,7 @@ mod tests {
         m.give_back(0, t.bits);
         m.pend[0].store(1, Relaxed);
         m.summary.store(1, Relaxed);
-        let t = m.take_for(SHARED_PAIR.1, false).unwrap();
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
         assert_eq!(t.word, 0);
         assert_eq!(t.bits, 0x5555_5555 << 32, "chunk 1, not chunk 0");
     }
@@ -1160,7 +1139,7 @@ mod tests {
     #[test]
     fn a_remote_free_of_an_object_whose_chunk_changed_class_is_a_double_free() {
         let (m, base) = span(SHARED_PAIR.0);
-        let t = m.take_for(SHARED_PAIR.1, false).unwrap();
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
         m.give_back(0, t.bits & !1);
         // Another thread locates the 64-byte object at `base`...
         let (w, b, kind) = m.find(base).unwrap();
@@ -1169,7 +1148,7 @@ mod tests {
         // the owner's next 32-byte take gives it to the 32-byte class (its
         // bits leave the bitmap for that class's bin).
         assert_eq!(m.free_local(base), Ok(0));
-        let t = m.take_for(SHARED_PAIR.0, false).unwrap();
+        let t = m.take_for(SHARED_PAIR.0).unwrap();
         assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF));
         // The object is neither pending nor in the bitmap (nor in the
         // 64-byte bin): the chunk's new kind says it was free.
@@ -1188,7 +1167,7 @@ mod tests {
             } else {
                 SHARED_PAIR.0
             };
-            taken.push(m.take_for(class, false).unwrap());
+            taken.push(m.take_for(class).unwrap());
         }
         assert_eq!(m.free_pages(0) & 0b11, 0);
         // Page 0's four chunks given back: page 0 is free, page 1 is not.
@@ -1200,7 +1179,7 @@ mod tests {
         for t in &taken[4..] {
             m.give_back(t.word, t.bits);
         }
-        let t = m.take_for(SHARED_PAIR.1, false).unwrap();
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
         m.give_back(t.word, t.bits & (t.bits - 1));
         let p = base + (t.word * 64 + t.bits.trailing_zeros() as usize) * 32;
         assert_eq!(

@@ -73,9 +73,6 @@ pub struct Bin {
     /// Allocations of this class by this heap; every 256th takes the slow
     /// path, which carries the heap's periodic work.
     pub allocs: AtomicU64,
-    /// In a shared span: the other class's `allocs` at this bin's last
-    /// take (unchanged since: that class is quiet).
-    seen: AtomicU64,
     tag: BinTag,
 }
 
@@ -96,7 +93,6 @@ impl Bin {
             base: AtomicUsize::new(0),
             size: AtomicUsize::new(0),
             allocs: AtomicU64::new(0),
-            seen: AtomicU64::new(0),
             tag: BinTag {
                 slab: AtomicPtr::new(&EMPTY as *const SlabMeta as *mut SlabMeta),
                 word: AtomicUsize::new(NO_WORD),

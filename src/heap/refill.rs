@@ -115,21 +115,7 @@ impl Heap {
         // a remote free checking both (`Bin::free_here`) never finds a free
         // object in neither place.
         b.begin_change();
-        // Whether the other class sharing the span allocated since this
-        // bin's last take (see `SlabMeta::take_for`). Only a take that
-        // succeeds counts as one: a retry in the same visit (after a
-        // collect, or on the next span) is no sign of quiet.
-        let other = if home(class) != class {
-            Some(home(class))
-        } else {
-            partner(class)
-        };
-        let partner_allocs = other.map_or(0, |o| self.bin(o).allocs.load(Relaxed));
-        let quiet = other.is_none() || b.seen.load(Relaxed) == partner_allocs;
-        let t = s.take_for(class, quiet);
-        if t.is_some() {
-            b.seen.store(partner_allocs, Relaxed);
-        }
+        let t = s.take_for(class);
         let fresh = t.map_or(0, |t| pages::commit_taken(s, t));
         s.lock.unlock();
         // Filled up some more: it calls back when it thins out from here.
