@@ -117,6 +117,35 @@ fn remote_frees_racing_the_owner_lose_nothing_and_hand_out_nothing_twice() {
     });
 }
 
+/// The threads of [`ordered_remote_frees`] and the owner's flag.
+type OrderedFrees = (
+    thread::JoinHandle<()>,
+    thread::JoinHandle<(Result<(), FreeError>, bool)>,
+    Arc<AtomicBool>,
+);
+
+/// Two frees of `p` from other threads, the second ordered after the first
+/// (it waits for a message the first sends once done). Returns both
+/// threads (the second's result, and whether the flag was set by the end
+/// of its call) and the flag the owner sets once it may hand objects out
+/// again: an object handed out again before the second call returned
+/// makes it a free of a live object, which no allocator can tell from a
+/// valid one.
+fn ordered_remote_frees(w: &'static World, s: &'static SlabMeta, p: usize) -> OrderedFrees {
+    let retaking = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = channel();
+    let first = thread::spawn(move || {
+        assert_eq!(free_remote(w, s, p), Ok(()));
+        tx.send(()).unwrap();
+    });
+    let r = retaking.clone();
+    let second = thread::spawn(move || {
+        rx.recv().unwrap();
+        (mark_remote(s, p), r.load(SeqCst))
+    });
+    (first, second, retaking)
+}
+
 /// Invariant: a double free the program orders (the second call happens
 /// after the first returned: here a channel) is always detected, by the
 /// second call or by the owner folding it in, while the owner folds the
@@ -129,19 +158,7 @@ fn ordered_remote_double_free_is_detected() {
     check(|| {
         let (w, h, s, ps) = owned_span(one_per_take(), 2);
         let p = ps[0];
-        // Set when the owner may hand objects out again.
-        let retaking = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = channel();
-        let first = thread::spawn(move || {
-            assert_eq!(free_remote(w, s, p), Ok(()));
-            tx.send(()).unwrap();
-        });
-        let r = retaking.clone();
-        let second = thread::spawn(move || {
-            rx.recv().unwrap();
-            let res = mark_remote(s, p);
-            (res, r.load(SeqCst))
-        });
+        let (first, second, retaking) = ordered_remote_frees(w, s, p);
         collect(w, h, s);
         retaking.store(true, SeqCst);
         refill(w, h, s);
@@ -187,17 +204,7 @@ fn ordered_double_free_across_a_chunk_changing_class_is_detected() {
         assert!(h.refill_bin(SHARED_PAIR.1));
         let p = h.malloc_fast(SHARED_PAIR.1);
         w.got(s, p);
-        let retaking = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = channel();
-        let first = thread::spawn(move || {
-            assert_eq!(free_remote(w, s, p), Ok(()));
-            tx.send(()).unwrap();
-        });
-        let r = retaking.clone();
-        let second = thread::spawn(move || {
-            rx.recv().unwrap();
-            (mark_remote(s, p), r.load(SeqCst))
-        });
+        let (first, second, retaking) = ordered_remote_frees(w, s, p);
         // The owner: fold in and give the 64-byte bin back (chunk 0 is
         // wholly free if the first free came before), then the 32-byte
         // class takes the lowest wholly free chunk (its kind changes, its
