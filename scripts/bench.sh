@@ -2,6 +2,8 @@
 # zslab benchmark driver: compares glibc, jemalloc, mimalloc, tcmalloc and
 # zslab (all via LD_PRELOAD, glibc without preload) on the workloads in
 # bench/, interleaving the allocators round-robin within every repetition.
+# --baseline adds an earlier zslab build as a sixth allocator, zslab_base, so
+# a before/after comparison is measured in the same run.
 #
 # Results: bench/results/bench-<stamp>.csv (raw, one row per run),
 #          bench/results/bench-<stamp>.meta (machine + command),
@@ -28,6 +30,8 @@ declare -A GROUPS_=(
     [phases]="phase_py phase_py_twin phase_c phase_c_twin"
 )
 ALL_ALLOCATORS=(glibc jemalloc mimalloc tcmalloc zslab)
+# the earlier zslab build of --baseline; only exists with that option
+BASE_ALLOC=zslab_base
 
 usage() {
     cat <<EOF
@@ -41,6 +45,12 @@ usage: scripts/bench.sh [options]
                       workloads: ${ALL_WORKLOADS[*]}
   --allocators LIST   comma-separated allocators (default: ${ALL_ALLOCATORS[*]})
   --zslab PATH        zslab shared object (default: target/release/libzslab.so)
+  --baseline PATH     a second zslab shared object (an earlier build) run as
+                      one more allocator, $BASE_ALLOC, in every workload's
+                      rotation with the same environment as zslab; the report
+                      adds a "zslab ÷ $BASE_ALLOC" section
+  --baseline-label TEXT
+                      names the baseline in the report (default: its file name)
   --timeout SEC       per-run timeout (default 180; --quick: 60)
   --no-install        never call apt-get or pip (just skip what is missing)
   --no-charts         do not draw the PNG charts
@@ -65,6 +75,8 @@ ONLY=""
 ALLOC_SEL=""
 ZSLAB="target/release/libzslab.so"
 ZSLAB_FROM_ARG=0
+BASELINE=""
+BASELINE_LABEL=""
 TIMEOUT=""
 INSTALL=1
 CHARTS=1
@@ -82,6 +94,10 @@ while [ $# -gt 0 ]; do
         --allocators=*) ALLOC_SEL=${1#*=}; shift ;;
         --zslab) [ $# -ge 2 ] || die "--zslab needs a value"; ZSLAB=$2; ZSLAB_FROM_ARG=1; shift 2 ;;
         --zslab=*) ZSLAB=${1#*=}; ZSLAB_FROM_ARG=1; shift ;;
+        --baseline) [ $# -ge 2 ] || die "--baseline needs a value"; BASELINE=$2; shift 2 ;;
+        --baseline=*) BASELINE=${1#*=}; shift ;;
+        --baseline-label) [ $# -ge 2 ] || die "--baseline-label needs a value"; BASELINE_LABEL=$2; shift 2 ;;
+        --baseline-label=*) BASELINE_LABEL=${1#*=}; shift ;;
         --timeout) [ $# -ge 2 ] || die "--timeout needs a value"; TIMEOUT=$2; shift 2 ;;
         --timeout=*) TIMEOUT=${1#*=}; shift ;;
         --no-install) INSTALL=0; shift ;;
@@ -110,6 +126,15 @@ if [ "$ZSLAB_FROM_ARG" = 1 ] && [[ "$ZSLAB" != /* ]]; then
     ZSLAB="$ORIG_PWD/$ZSLAB"
 elif [[ "$ZSLAB" != /* ]]; then
     ZSLAB="$ROOT/$ZSLAB"
+fi
+if [ -n "$BASELINE" ]; then
+    [[ "$BASELINE" == /* ]] || BASELINE="$ORIG_PWD/$BASELINE"
+    # checked now, not skipped later like a missing zslab: the comparison is
+    # what was asked for, so a typo must not cost a whole run without it
+    [ -f "$BASELINE" ] || die "--baseline: $BASELINE not found"
+    [ -n "$BASELINE_LABEL" ] || BASELINE_LABEL=$(basename "$BASELINE")
+elif [ -n "$BASELINE_LABEL" ]; then
+    die "--baseline-label needs --baseline"
 fi
 
 in_list() { # in_list WORD ARRAY...
@@ -146,12 +171,19 @@ if [ -n "$ALLOC_SEL" ]; then
     IFS=',' read -r -a _sel <<<"$ALLOC_SEL"
     for a in "${_sel[@]}"; do
         [ -z "$a" ] && continue
+        # naming zslab_base is allowed (it is added anyway) but only with --baseline
+        if [ "$a" = "$BASE_ALLOC" ]; then
+            [ -n "$BASELINE" ] || die "allocator '$BASE_ALLOC' needs --baseline PATH"
+            continue
+        fi
         in_list "$a" "${ALL_ALLOCATORS[@]}" || die "unknown allocator '$a' (known: ${ALL_ALLOCATORS[*]})"
         in_list "$a" ${WANT_ALLOCS[@]+"${WANT_ALLOCS[@]}"} || WANT_ALLOCS+=("$a")
     done
 else
     WANT_ALLOCS=("${ALL_ALLOCATORS[@]}")
 fi
+# the baseline always joins the rotation, last, whatever --allocators says
+if [ -n "$BASELINE" ]; then WANT_ALLOCS+=("$BASE_ALLOC"); fi
 [ ${#WANT_ALLOCS[@]} -gt 0 ] || die "no allocators selected"
 
 # ------------------------------------------------------------ dependencies
@@ -252,6 +284,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 declare -A SO=()
 ZSLAB_ORIG="" ZSLAB_SHA="" ZSLAB_MTIME=""
+BASE_SHA="" BASE_MTIME="" BASE_REV=""
 ALLOCS=()
 SKIPPED=()
 
@@ -269,6 +302,7 @@ for a in "${WANT_ALLOCS[@]}"; do
                    warn "zslab: $p not found (build it with 'cargo build --release' or pass --zslab PATH); skipping zslab"
                    SKIPPED+=("zslab(not found)"); continue
                fi ;;
+        "$BASE_ALLOC") p=$BASELINE ;;
         *) p=$(find_lib "$(lib_soname "$a")")
            if [ -z "$p" ]; then
                warn "$a: $(lib_soname "$a") not found (package $(lib_package "$a")); skipping $a"
@@ -276,6 +310,7 @@ for a in "${WANT_ALLOCS[@]}"; do
            fi ;;
     esac
     if ! preload_works "$p"; then
+        [ "$a" != "$BASE_ALLOC" ] || die "--baseline: $p cannot be preloaded (ld.so error)"
         warn "$a: $p cannot be preloaded (ld.so error); skipping $a"
         SKIPPED+=("$a(preload error)"); continue
     fi
@@ -288,11 +323,27 @@ for a in "${WANT_ALLOCS[@]}"; do
         mkdir -p "$TMP/zslab"
         cp "$p" "$TMP/zslab/$(basename "$p")"
         p="$TMP/zslab/$(basename "$p")"
+    elif [ "$a" = "$BASE_ALLOC" ]; then
+        # a private copy too (same reason), in its own directory: both builds
+        # are usually called libzslab.so
+        BASE_SHA=$(sha256sum "$p" | cut -d' ' -f1)
+        BASE_MTIME=$(date -u -r "$p" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?')
+        # the revision of the git tree holding the file, when it lies in one
+        # (e.g. a worktree's target/release); a copy elsewhere has none
+        if git -C "$(dirname "$p")" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+            BASE_REV=$(git -C "$(dirname "$p")" rev-parse --short HEAD 2>/dev/null || true)
+        fi
+        mkdir -p "$TMP/$BASE_ALLOC"
+        cp "$p" "$TMP/$BASE_ALLOC/$(basename "$p")"
+        p="$TMP/$BASE_ALLOC/$(basename "$p")"
     fi
     SO[$a]=$p
     ALLOCS+=("$a")
 done
 [ ${#ALLOCS[@]} -gt 0 ] || die "no usable allocator"
+if [ -n "$BASELINE" ] && [ -n "$ZSLAB_SHA" ] && [ "$BASE_SHA" = "$(sha256sum "$ZSLAB_ORIG" | cut -d' ' -f1)" ]; then
+    warn "--baseline is the same file as zslab (sha256 $ZSLAB_SHA...): the comparison only measures noise"
+fi
 
 # smoke test: a crashing allocator is still benchmarked (its cells say so),
 # but say it loudly up front.
@@ -402,9 +453,10 @@ twin_sizes() {
 }
 
 # allowed WORKLOAD ALLOCATOR -> 0 if the workload runs under that allocator
+# (the zslab-only runs include the baseline build, which is zslab too)
 allowed() {
     case "$1" in
-        auto_epoch_off|auto_epoch_on) [ "$2" = zslab ] ;;
+        auto_epoch_off|auto_epoch_on) [ "$2" = zslab ] || [ "$2" = "$BASE_ALLOC" ] ;;
         *) return 0 ;;
     esac
 }
@@ -507,6 +559,12 @@ pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
                    dirty=""
                    if [ -n "$(git -C "$ROOT" status --porcelain -- src Cargo.toml build.rs 2>/dev/null)" ]; then dirty="+uncommitted changes"; fi
                    echo "alloc.zslab=$ZSLAB_ORIG (git $rev$dirty, built $ZSLAB_MTIME, sha256 $ZSLAB_SHA..., copied before the run)" ;;
+            "$BASE_ALLOC")
+                   echo "alloc.$a=$BASELINE (label \"$BASELINE_LABEL\"${BASE_REV:+, in a git tree at $BASE_REV}, built $BASE_MTIME, sha256 $BASE_SHA, copied before the run)"
+                   # separate keys for the report's comparison section
+                   echo "baseline.path=$BASELINE"
+                   echo "baseline.label=$BASELINE_LABEL"
+                   echo "baseline.sha256=$BASE_SHA" ;;
             *) echo "alloc.$a=${SO[$a]} ($(lib_package "$a") $(pkg_version "$(lib_package "$a")"))" ;;
         esac
     done
@@ -535,6 +593,10 @@ figures() {
 }
 
 declare -A GAVE_UP=()
+# width of the allocator column of the progress lines: 9 as always, wider
+# only when a longer name (zslab_base) is in the run
+AW=9
+for a in "${ALLOCS[@]}"; do [ $((${#a} + 1)) -le "$AW" ] || AW=$((${#a} + 1)); done
 
 run_one() { # run_one REP SLOT WORKLOAD ALLOCATOR
     local rep=$1 slot=$2 w=$3 a=$4 line status figs
@@ -562,7 +624,7 @@ run_one() { # run_one REP SLOT WORKLOAD ALLOCATOR
         phase_*) case "$figs" in *rss_final_kb=*) fig="$fig rss_final_kb=$(printf '%s' "${figs#*rss_final_kb=}" | cut -d';' -f1)" ;; esac ;;
         auto_epoch_*) case "$figs" in *rss_steady_kb=*) fig="$fig rss_steady_kb=$(printf '%s' "${figs#*rss_steady_kb=}" | cut -d';' -f1)" ;; esac ;;
     esac
-    printf '  rep %d/%d  %-15s %-9s %-14s %8ss %8s kB%s\n' "$rep" "$REPS" "$w" "$a" "$status" \
+    printf '  rep %d/%d  %-15s %-*s %-14s %8ss %8s kB%s\n' "$rep" "$REPS" "$w" "$AW" "$a" "$status" \
         "$(field wall_s "$line")" "$(field maxrss_kb "$line")" "$fig" >&2
 }
 
@@ -588,8 +650,23 @@ for ((rep = 1; rep <= REPS; rep++)); do
     for w in "${RUN_WORKLOADS[@]}"; do
         # round-robin over the allocators, starting one further each rep so no
         # allocator always runs first (or right after the same neighbour)
+        order=()
+        for ((k = 0; k < NA; k++)); do order+=("${ALLOCS[$(((k + rep - 1) % NA))]}"); done
+        # the rotation keeps neighbours together (zslab_base comes right after
+        # zslab), so the two builds are put in order by hand: zslab first in
+        # odd repetitions, zslab_base first in even ones, so that neither
+        # always runs just after the other
+        if [ -n "$BASELINE" ]; then
+            iz=-1 ib=-1
+            for ((k = 0; k < NA; k++)); do
+                case "${order[$k]}" in zslab) iz=$k ;; "$BASE_ALLOC") ib=$k ;; esac
+            done
+            if [ "$iz" -ge 0 ] && [ "$ib" -ge 0 ] && [ $((iz < ib)) != $((rep % 2)) ]; then
+                order[iz]=$BASE_ALLOC order[ib]=zslab
+            fi
+        fi
         for ((k = 0; k < NA; k++)); do
-            a=${ALLOCS[$(((k + rep - 1) % NA))]}
+            a=${order[$k]}
             allowed "$w" "$a" || continue
             if [ -n "${GAVE_UP["$w/$a"]:-}" ]; then
                 log "  rep $rep/$REPS  $w $a: skipped (timed out earlier)"

@@ -18,6 +18,7 @@ directory) for the charts whose data the run has:
                   repetition with the median wall time of each allocator;
                   the kept-only twins dashed
   rss-auto_epoch  zslab's RSS over time without and with automatic epochs
+                  (and zslab_base's, the earlier build of bench.sh --baseline)
 
 matplotlib is imported if present; otherwise it is installed with
 `python3 -m pip install --quiet matplotlib` (unless --no-install).  If that
@@ -36,7 +37,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_report as br  # noqa: E402
 
 COLORS = {"glibc": "#4c72b0", "jemalloc": "#dd8452", "mimalloc": "#55a868",
-          "tcmalloc": "#c44e52", "zslab": "#8172b3"}
+          "tcmalloc": "#c44e52", "zslab": "#8172b3",
+          # a paler zslab: the earlier build of bench.sh --baseline
+          br.BASE_BUILD: "#c0b5e0"}
 
 
 def warn(msg):
@@ -281,19 +284,22 @@ def rss_chart(plt, cells, allocs, data_dir, w, twin, path, title):
 def auto_epoch_chart(plt, cells, data_dir, path):
     fig, ax = plt.subplots(figsize=(9, 4.5))
     drawn = False
-    for wl, label, style in (("auto_epoch_off", "zslab, no epochs", "-"),
-                             ("auto_epoch_on", "zslab, ZSLAB_EPOCH_MS=50 ZSLAB_EPOCH_ALLOCS=100000",
-                              "--")):
-        c = cells.get((wl, "zslab"))
-        if c is None:
-            continue
-        rep = c.median_rep()
-        s = read_series(os.path.join(data_dir, f"{wl}.zslab.rep{rep}.rss")) if rep else None
-        if not s:
-            continue
-        ax.plot(s[0], s[1], style, color=COLORS["zslab"] if wl.endswith("off") else "#222222",
-                label=label, linewidth=1.2)
-        drawn = True
+    # zslab, and the baseline build when the run has one (its "on" line grey
+    # rather than black, so the two builds stay apart)
+    for a, on_color in (("zslab", "#222222"), (br.BASE_BUILD, "#888888")):
+        for wl, label, style in (("auto_epoch_off", f"{a}, no epochs", "-"),
+                                 ("auto_epoch_on",
+                                  f"{a}, ZSLAB_EPOCH_MS=50 ZSLAB_EPOCH_ALLOCS=100000", "--")):
+            c = cells.get((wl, a))
+            if c is None:
+                continue
+            rep = c.median_rep()
+            s = read_series(os.path.join(data_dir, f"{wl}.{a}.rep{rep}.rss")) if rep else None
+            if not s:
+                continue
+            ax.plot(s[0], s[1], style, color=COLORS[a] if wl.endswith("off") else on_color,
+                    label=label, linewidth=1.2)
+            drawn = True
     if not drawn:
         plt.close(fig)
         return False

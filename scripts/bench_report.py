@@ -29,6 +29,10 @@ even without --charts.
 A (workload, allocator) cell whose runs all failed shows the failure
 ("crashed (SIGSEGV)", "failed (exit 3)", "timeout"); one where only some runs
 failed shows the median of the good runs followed by "⚠ k/n failed".
+
+A run with `bench.sh --baseline` has a sixth allocator, zslab_base (an
+earlier zslab build); it is a column like the others, and a section
+"zslab ÷ zslab_base" compares the two builds workload by workload.
 """
 
 import argparse
@@ -41,7 +45,9 @@ import subprocess
 import sys
 from collections import OrderedDict, defaultdict
 
-ALLOC_ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "zslab"]
+ALLOC_ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "zslab", "zslab_base"]
+# the earlier zslab build of `bench.sh --baseline`
+BASE_BUILD = "zslab_base"
 WORKLOAD_ORDER = ["mixed_st", "mixed_mt", "prodcons", "larson", "churn_rss",
                   "malloc_large", "python", "sqlite", "scaling", "xmalloc",
                   "cache_scratch", "mstress", "rptest", "malloc_simple", "latency",
@@ -376,6 +382,19 @@ def build_report(cells, workloads, allocs, meta, baselines=("glibc", "mimalloc")
 
     header = ["workload"] + allocs
 
+    # ------------------------------------------------ zslab ÷ zslab_base
+    # first, because a run with --baseline is made for this comparison
+    if "zslab" in allocs and BASE_BUILD in allocs and main:
+        out += build_comparison(cells, main, allocs, meta, baselines,
+                                value_cell, ratio, ratio_cell)
+    elif BASE_BUILD in allocs:
+        out.append(f"### zslab ÷ {BASE_BUILD}")
+        out.append("")
+        why = ("zslab did not run" if "zslab" not in allocs
+               else "none of the workloads of the time and RSS tables ran")
+        out.append(f"No comparison: {why}.")
+        out.append("")
+
     if main:
         for which, title, unit, fmt, chart in (
                 ("wall", "Wall time", "seconds", fmt_time, "time-ratio"),
@@ -521,26 +540,31 @@ def build_report(cells, workloads, allocs, meta, baselines=("glibc", "mimalloc")
                    "The claim to check: with epochs, peak and steady RSS stay within 10% of "
                    "the run without.")
         out.append("")
-        a = "zslab"
-        rows_ = []
-        for key, label, fmt in (("rss_peak_kb", "peak RSS (sampled), MiB", fmt_mib),
-                                ("rss", "peak RSS (ru_maxrss), MiB", fmt_mib),
-                                ("rss_steady_kb", "steady RSS (2nd half median), MiB", fmt_mib),
-                                ("ops_per_sec", "ops/s", fmt_count),
-                                ("wall", "wall time, s", fmt_time)):
-            off = fig("auto_epoch_off", a, key)
-            on = fig("auto_epoch_on", a, key)
-            verdict = "—"
-            if off and on:
-                rr = on / off
-                verdict = f"{rr:.2f}"
-                if key in ("rss_peak_kb", "rss", "rss_steady_kb"):
-                    verdict += " ✓ within 10%" if rr <= 1.10 else " ✗ more than 10% above"
-            rows_.append([label, fig_cell("auto_epoch_off", a, key, fmt),
-                          fig_cell("auto_epoch_on", a, key, fmt), verdict])
-        out += table(["zslab", "no epochs", "epochs every 50 ms / 100k allocs", "with ÷ without"],
-                     rows_)
-        out.append("")
+        # the baseline build, when there is one, gets its own table below
+        # zslab's (and then a build that did not run gets none)
+        builds = ["zslab"]
+        if BASE_BUILD in allocs:
+            builds = [a for a in ("zslab", BASE_BUILD) if a in allocs]
+        for a in builds:
+            rows_ = []
+            for key, label, fmt in (("rss_peak_kb", "peak RSS (sampled), MiB", fmt_mib),
+                                    ("rss", "peak RSS (ru_maxrss), MiB", fmt_mib),
+                                    ("rss_steady_kb", "steady RSS (2nd half median), MiB", fmt_mib),
+                                    ("ops_per_sec", "ops/s", fmt_count),
+                                    ("wall", "wall time, s", fmt_time)):
+                off = fig("auto_epoch_off", a, key)
+                on = fig("auto_epoch_on", a, key)
+                verdict = "—"
+                if off and on:
+                    rr = on / off
+                    verdict = f"{rr:.2f}"
+                    if key in ("rss_peak_kb", "rss", "rss_steady_kb"):
+                        verdict += " ✓ within 10%" if rr <= 1.10 else " ✗ more than 10% above"
+                rows_.append([label, fig_cell("auto_epoch_off", a, key, fmt),
+                              fig_cell("auto_epoch_on", a, key, fmt), verdict])
+            out += table([a, "no epochs", "epochs every 50 ms / 100k allocs", "with ÷ without"],
+                         rows_)
+            out.append("")
         out.append("{{IMG:rss-auto_epoch}}")
 
     # ---------------------------------------------------------- figures
@@ -581,6 +605,82 @@ def build_report(cells, workloads, allocs, meta, baselines=("glibc", "mimalloc")
         out.append("Workloads: " + "; ".join(descs) + ".")
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def paired_ratios(ca, cb, which):
+    """a ÷ b per repetition, for the repetitions where both succeeded."""
+    if ca is None or cb is None:
+        return []
+    vals = {"wall": (ca.wall, cb.wall), "rss": (ca.rss, cb.rss), "cpu": (ca.cpu, cb.cpu)}[which]
+    by_rep = dict(zip(cb.reps, vals[1]))
+    return [va / by_rep[r] for r, va in zip(ca.reps, vals[0])
+            if r in by_rep and va > 0 and by_rep[r] > 0]
+
+
+def build_comparison(cells, main, allocs, meta, baselines, value_cell, ratio, ratio_cell):
+    """The "zslab ÷ zslab_base" section (a run with bench.sh --baseline)."""
+    new, old = "zslab", BASE_BUILD
+    label = meta.get("baseline.label", "")
+    out = [f"### zslab ÷ {old} — this build against the baseline"
+           + (f" ({label})" if label else ""), ""]
+    desc = []
+    if "baseline.path" in meta:
+        desc.append(f"Baseline `{meta['baseline.path']}`"
+                    + (f", sha256 `{meta['baseline.sha256']}`" if "baseline.sha256" in meta else "")
+                    + ".")
+    desc.append(f"Both builds ran in the same repetitions, interleaved with the other allocators "
+                f"(and swapping places every other repetition). *ratio*: zslab's median ÷ "
+                f"{old}'s (< 1 = this build is faster or smaller); *paired*: the median of the "
+                f"per-repetition ratios, with their min–max range in parentheses (a range that "
+                f"contains 1.00 means the difference is within this run's noise).")
+    out.append(" ".join(desc))
+    out.append("")
+
+    def paired_cell(w, which):
+        rs = paired_ratios(cells.get((w, new)), cells.get((w, old)), which)
+        if not rs:
+            return "—", None
+        m = statistics.median(rs)
+        if len(rs) < 2:
+            return fmt_ratio(m), m
+        return f"{fmt_ratio(m)} ({fmt_ratio(min(rs))}–{fmt_ratio(max(rs))})", m
+
+    rows_, geo = [], defaultdict(list)
+    for w in main:
+        pw, pm = paired_cell(w, "wall")
+        rows_.append([w, value_cell(w, new, "wall", fmt_time), value_cell(w, old, "wall", fmt_time),
+                      ratio_cell(w, new, old, "wall"), pw, ratio_cell(w, new, old, "rss")])
+        geo["wall"].append(ratio(w, new, old, "wall"))
+        geo["paired"].append(pm)
+        geo["rss"].append(ratio(w, new, old, "rss"))
+
+    def geo_cell(vals):
+        good = [v for v in vals if v is not None]
+        g = geomean(good)
+        if g is None:
+            return "—"
+        return f"**{fmt_ratio(g)}**" + (f" ({len(good)}/{len(main)})" if len(good) < len(main) else "")
+
+    rows_.append(["**geomean**", "", "", geo_cell(geo["wall"]), geo_cell(geo["paired"]),
+                  geo_cell(geo["rss"])])
+    out += table(["workload", f"{new} wall, s", f"{old} wall, s", "wall ratio",
+                  "wall paired (min–max)", "peak RSS ratio"], rows_)
+    out.append("")
+
+    # where each build stands against the reference allocators, so the change
+    # reads on the scale the rest of the report uses
+    for base in [b for b in baselines if b not in (new, old)]:
+        parts = []
+        for a in (new, old):
+            good = [r for r in (ratio(w, a, base, "wall") for w in main) if r is not None]
+            g = geomean(good)
+            parts.append(f"{a} " + ("—" if g is None else f"**{fmt_ratio(g)}**"
+                                    + (f" ({len(good)}/{len(main)})" if len(good) < len(main) else "")))
+        out.append(f"- geomean wall time ÷ {base}: " + ", ".join(parts))
+    if "mimalloc" not in allocs:
+        out.append("- mimalloc did not run: no geomean ÷ mimalloc")
+    out.append("")
+    return out
 
 
 def render(report, charts, out_dir):
