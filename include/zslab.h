@@ -150,6 +150,7 @@ struct zslab_global_stats {
     uint64_t current_era;         /* The current era (advances since start). */
     uint64_t epoch_advances;      /* Epoch advances. */
     uint64_t rss_bytes;           /* Resident set size of the process. */
+    uint64_t pair_shared;         /* Heaps whose 32- and 64-byte objects began sharing chunks (ZSLAB_SHARE_AFTER). */
 };
 
 struct zslab_class_stats {

@@ -559,12 +559,13 @@ declare -A DEFAULT=(
     [ZSLAB_STATS_INTERVAL]=0 [ZSLAB_LEAKS]=off [ZSLAB_LOG]=warn [ZSLAB_VERBOSE]=off
     [ZSLAB_BACKGROUND]=on [ZSLAB_DISABLE]=off [ZSLAB_FAIL_MMAP]=0
     [ZSLAB_FAIL_MADVISE]=0 [ZSLAB_FAIL_THREAD]=off [ZSLAB_SHARED_CHUNKS]=on
+    [ZSLAB_SHARE_AFTER]=0
 )
 VARS=(ZSLAB_RECLAIM ZSLAB_PURGE_MS ZSLAB_CACHE_SLABS ZSLAB_HUGE_CACHE ZSLAB_DECAY_MS
       ZSLAB_EPOCH_MS ZSLAB_EPOCH_ALLOCS ZSLAB_REGION ZSLAB_THP ZSLAB_ON_ERROR ZSLAB_STATS
       ZSLAB_STATS_FILE ZSLAB_STATS_SIGNAL ZSLAB_STATS_INTERVAL ZSLAB_LEAKS ZSLAB_LOG
       ZSLAB_VERBOSE ZSLAB_BACKGROUND ZSLAB_DISABLE ZSLAB_FAIL_MMAP ZSLAB_FAIL_MADVISE
-      ZSLAB_FAIL_THREAD ZSLAB_SHARED_CHUNKS)
+      ZSLAB_FAIL_THREAD ZSLAB_SHARED_CHUNKS ZSLAB_SHARE_AFTER)
 # The default as a warning names it, where that differs.
 declare -A WARN_DEFAULT=(
     [ZSLAB_EPOCH_MS]='0 (off)' [ZSLAB_EPOCH_ALLOCS]='0 (off)' [ZSLAB_STATS_INTERVAL]='0 (off)'
@@ -585,6 +586,7 @@ declare -A FORM=(
     [ZSLAB_LOG]='one of off, error, warn, info, debug, trace' [ZSLAB_VERBOSE]=$F_BOOL
     [ZSLAB_BACKGROUND]=$F_BOOL [ZSLAB_DISABLE]=$F_BOOL [ZSLAB_FAIL_MMAP]=$F_COUNT
     [ZSLAB_FAIL_MADVISE]=$F_COUNT [ZSLAB_FAIL_THREAD]=$F_BOOL [ZSLAB_SHARED_CHUNKS]=$F_BOOL
+    [ZSLAB_SHARE_AFTER]=$F_SIZE
 )
 DAY_MS=86400000
 REGION_MIN=$((64 << 16))      # 64 slabs of 64 KiB
@@ -629,6 +631,7 @@ good=(
     ZSLAB_REGION=64T:64T "ZSLAB_REGION=$REGION_MAX:64T"
     ZSLAB_THP=on:on ZSLAB_THP=yes:on ZSLAB_THP=0:off ZSLAB_THP=OFF:off
     ZSLAB_SHARED_CHUNKS=off:off ZSLAB_SHARED_CHUNKS=1:on
+    ZSLAB_SHARE_AFTER=4M:4M ZSLAB_SHARE_AFTER=64k:64K ZSLAB_SHARE_AFTER=0:0
     ZSLAB_ON_ERROR=warn:warn ZSLAB_ON_ERROR=ABORT:abort
     ZSLAB_STATS=1:on ZSLAB_STATS=true:on ZSLAB_STATS=No:off
     "ZSLAB_STATS_FILE=$tmp/good.%p.json:$tmp/good.%p.json"
@@ -689,6 +692,7 @@ bads=(
     "ZSLAB_REGION=1G " ZSLAB_REGION=1.5G ZSLAB_REGION=99999999999999999999T
     ZSLAB_THP=maybe ZSLAB_THP=y ZSLAB_THP=2
     ZSLAB_SHARED_CHUNKS=shared ZSLAB_SHARED_CHUNKS=2
+    ZSLAB_SHARE_AFTER=-1 ZSLAB_SHARE_AFTER=4MB ZSLAB_SHARE_AFTER=on
     ZSLAB_ON_ERROR=explode ZSLAB_ON_ERROR=abort!
     ZSLAB_STATS=maybe ZSLAB_STATS=y "ZSLAB_STATS=on "
     "ZSLAB_STATS_FILE=$long_path"
@@ -1006,6 +1010,14 @@ check "SHARED_CHUNKS=on (default): 64-byte blocks in the 32-byte class's spans, 
 check "SHARED_CHUNKS=off: 64-byte blocks in spans of their own, apart from the 32-byte ones" \
     "$(ge "$(out shared_off size64_slabs)" 1 && ge "$(out shared_off size64_live)" 2000 \
        && le "$(out shared_off near)" 200; echo $?)" "" "$tmp/shared_off.out"
+run shared_late ZSLAB_SHARE_AFTER=64M -- shared
+run shared_soon ZSLAB_SHARE_AFTER=64K -- shared
+check "SHARE_AFTER=64M: below it, 64-byte blocks in spans of their own" \
+    "$(ge "$(out shared_late size64_slabs)" 1 && ge "$(out shared_late size64_live)" 2000 \
+       && le "$(out shared_late near)" 200; echo $?)" "" "$tmp/shared_late.out"
+check "SHARE_AFTER=64K: the first 64-byte blocks in a span of their own, the later ones beside the 32-byte ones" \
+    "$(ge "$(out shared_soon size64_slabs)" 1 && ge "$(out shared_soon size64_live)" 2000 \
+       && gt "$(out shared_soon near)" 2000; echo $?)" "" "$tmp/shared_soon.out"
 
 # ZSLAB_EPOCH_MS / ZSLAB_EPOCH_ALLOCS
 run ems ZSLAB_EPOCH_MS=20 -- spin 0.5

@@ -72,6 +72,8 @@ pub struct Counters {
     pub purged_bytes: AtomicU64,
     /// Phase ends detected (a heap whose frees outran its allocations).
     pub drains: AtomicU64,
+    /// Heaps whose shared pair started sharing chunks (ZSLAB_SHARE_AFTER).
+    pub pair_shared: AtomicU64,
     /// Returned pages that were needed again soon after (the heap then
     /// waits longer before returning pages).
     pub thrashes: AtomicU64,
@@ -146,6 +148,7 @@ pub static COUNTERS: Counters = Counters {
     purges: AtomicU64::new(0),
     purged_bytes: AtomicU64::new(0),
     drains: AtomicU64::new(0),
+    pair_shared: AtomicU64::new(0),
     thrashes: AtomicU64::new(0),
     helped_spans: AtomicU64::new(0),
     epoch_switches: AtomicU64::new(0),

@@ -108,7 +108,7 @@ fn init() -> bool {
             .emit();
         return false;
     }
-    crate::sizeclass::set_sharing(c.shared_chunks);
+    crate::sizeclass::set_sharing(c.shared_chunks, c.share_after.0 as usize);
     if region::init(c.region.0 as usize, c.thp) == 0 {
         os::Msg::new()
             .s("zslab: warning: could not reserve address space; forwarding to glibc\n")

@@ -14,7 +14,7 @@
 //!   size is a multiple of 2 KiB.
 //! - Larger requests are **huge** blocks: one run of slabs each (`huge`).
 
-use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// log2 of the slab size: the region is cut into 64 KiB slabs.
 pub const SLAB_SHIFT: u32 = 16;
@@ -56,25 +56,34 @@ pub const SHARED_PAIR: (usize, usize) = (1, 3);
 pub const CHUNK_GRANULES: usize = 32;
 const _: () = assert!(SMALL_SIZES[SHARED_PAIR.0] == 32 && SMALL_SIZES[SHARED_PAIR.1] == 64);
 
-/// Whether the pair shares spans (`ZSLAB_SHARED_CHUNKS`): set once at
-/// start-up, before any span is formatted.
-static SHARING: AtomicBool = AtomicBool::new(true);
+/// Spans of the pair's two classes a heap takes before it starts sharing
+/// (`ZSLAB_SHARE_AFTER` in spans; `usize::MAX` with
+/// `ZSLAB_SHARED_CHUNKS=off`): set once at start-up.
+static SHARE_AFTER: AtomicUsize = AtomicUsize::new(0);
 
-/// Turn shared chunks on or off (start-up only).
-pub fn set_sharing(on: bool) {
-    SHARING.store(on, Relaxed);
+/// Configure shared chunks (start-up only): off, or on once a heap has
+/// taken `after_bytes` of spans for the pair's classes.
+pub fn set_sharing(on: bool, after_bytes: usize) {
+    let spans = if on {
+        after_bytes.div_ceil(span_bytes(SHARED_PAIR.0))
+    } else {
+        usize::MAX
+    };
+    SHARE_AFTER.store(spans, Relaxed);
 }
 
-/// Whether the shared pair's classes share spans.
-#[inline(always)]
-pub fn sharing() -> bool {
-    SHARING.load(Relaxed)
+/// Spans of the pair's classes a heap takes before it starts sharing
+/// (`usize::MAX`: never).
+#[inline]
+pub fn share_after() -> usize {
+    SHARE_AFTER.load(Relaxed)
 }
 
-/// The class whose spans serve `c`'s objects (and whose lists hold them).
+/// The class whose spans serve `c`'s objects (and whose lists hold them)
+/// in a heap that shares (`shares`) or not.
 #[inline(always)]
-pub fn home(c: usize) -> usize {
-    if c == SHARED_PAIR.1 && sharing() {
+pub fn home(c: usize, shares: bool) -> usize {
+    if c == SHARED_PAIR.1 && shares {
         SHARED_PAIR.0
     } else {
         c
@@ -82,10 +91,10 @@ pub fn home(c: usize) -> usize {
 }
 
 /// The other class whose bins take objects from the spans of `home`, if
-/// any (the pair's second class, for its first while shared).
+/// any (the pair's second class, for its first in a heap that shares).
 #[inline]
-pub fn partner(home: usize) -> Option<usize> {
-    (home == SHARED_PAIR.0 && sharing()).then_some(SHARED_PAIR.1)
+pub fn partner(home: usize, shares: bool) -> Option<usize> {
+    (home == SHARED_PAIR.0 && shares).then_some(SHARED_PAIR.1)
 }
 
 /// Block sizes of the classes, smallest first.

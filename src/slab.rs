@@ -201,13 +201,18 @@ pub struct SlabMeta {
     /// The span was reused for a later epoch (automatic epochs): it holds
     /// objects of more than one epoch.
     pub mixed: AtomicBool,
+    /// A span of the shared pair's first class whose chunks serve the
+    /// second class too (set when it becomes current in a heap whose pair
+    /// shares, or by a take for the second class): its takes go by chunk.
+    /// Owner only.
+    pub pair: AtomicBool,
     /// Collector lock: orphans, ownership changes, taking objects out of
     /// the bitmap, and giving pages back.
     pub lock: RawLock,
     /// Intrusive list links, as slab index + 1 (0 = none).
     pub prev: AtomicU32,
     pub next: AtomicU32,
-    _pad: [u8; 8],
+    _pad: [u8; 7],
     /// 1 = free, per object.
     pub bm: [AtomicU64; BITMAP_WORDS],
     /// 1 = freed by another thread, not yet folded into `bm`.
@@ -282,10 +287,11 @@ impl SlabMeta {
             queued: AtomicBool::new(false),
             purge_queued: AtomicBool::new(false),
             mixed: AtomicBool::new(false),
+            pair: AtomicBool::new(false),
             lock: RawLock::new(),
             prev: AtomicU32::new(0),
             next: AtomicU32::new(0),
-            _pad: [0; 8],
+            _pad: [0; 7],
             bm: [const { AtomicU64::new(0) }; BITMAP_WORDS],
             pend: [const { AtomicU64::new(0) }; BITMAP_WORDS],
         }
@@ -325,6 +331,7 @@ impl SlabMeta {
         self.summary.store(0, Relaxed);
         self.renew();
         self.mixed.store(false, Relaxed);
+        self.pair.store(false, Relaxed);
         self.kinds.store(0, Relaxed);
         for w in 0..BITMAP_WORDS {
             let lo = w * 64;
@@ -409,13 +416,15 @@ impl SlabMeta {
         let cap = self.cap.load(Relaxed) as usize;
         let words = cap.div_ceil(64).min(BITMAP_WORDS);
         let size = (self.size.load(Relaxed) as usize).max(1);
-        let k = (class == SHARED_PAIR.1 && self.shared()) as u32;
-        // (No division for the small classes: a take may hand out 64.)
-        let most = if size <= TAKE_BYTES / 64 {
-            64
-        } else {
-            (TAKE_BYTES / size).max(1)
-        };
+        let second = class == SHARED_PAIR.1 && self.class.load(Relaxed) as usize == SHARED_PAIR.0;
+        if second {
+            self.share();
+        }
+        if !self.shared() {
+            return self.take_whole(words, size);
+        }
+        let k = second as u32;
+        let most = take_most(size);
         let want = ((most as u32 >> k) / 4).max(1);
         let start = self.cursor.load(Relaxed) as usize;
         // In a one-slab span with pages not resident (given back, or not
@@ -482,6 +491,38 @@ impl SlabMeta {
         self.advance_cursor(start, words);
         self.used
             .store(self.used.load(Relaxed) + self.weight(w, bits), Relaxed);
+        Some(Taken { word: w, bits })
+    }
+
+    /// [`SlabMeta::take_for`] in a span whose objects are all of its own
+    /// class (every span but a shared one): whole words, no chunk kinds.
+    fn take_whole(&self, words: usize, size: usize) -> Option<Taken> {
+        let most = take_most(size);
+        let want = (most as u32 / 4).max(1);
+        let start = self.cursor.load(Relaxed) as usize;
+        // (See take_for on resident pages first.)
+        let resident = self.resident.load(Relaxed);
+        let partial = self.span.load(Relaxed) == 1 && resident != 0 && resident != u16::MAX;
+        let w = self.pick(
+            start..words,
+            want,
+            |w| self.word(w).load(Relaxed),
+            |w| !partial || resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0,
+        );
+        let Some(w) = w else {
+            self.cursor.store(words as u32, Relaxed);
+            return None;
+        };
+        let x = self.word(w).load(Relaxed);
+        let bits = lowest_bits(x, most);
+        self.word(w).store(x & !bits, Relaxed);
+        // The cursor only moves past words known to be empty.
+        let first = (start..words)
+            .find(|&v| self.word(v).load(Relaxed) != 0)
+            .unwrap_or(words);
+        self.cursor.store(first as u32, Relaxed);
+        self.used
+            .store(self.used.load(Relaxed) + bits.count_ones(), Relaxed);
         Some(Taken { word: w, bits })
     }
 
@@ -590,10 +631,22 @@ impl SlabMeta {
         Some((w, b, kind))
     }
 
-    /// Whether this span is shared by the pair's two classes.
+    /// Let the shared pair's second class take chunks of this span (of
+    /// the pair's first class): from now on its takes go by chunk. The
+    /// owner only, as it makes the span its current one.
+    #[inline]
+    pub fn share(&self) {
+        if self.class.load(Relaxed) as usize == SHARED_PAIR.0 {
+            self.pair.store(true, Relaxed);
+        }
+    }
+
+    /// Whether this span is shared by the pair's two classes (a heap took
+    /// objects of the second class from it since it was formatted; until
+    /// then `kinds` is 0 and its takes go by whole words).
     #[inline]
     fn shared(&self) -> bool {
-        self.class.load(Relaxed) as usize == SHARED_PAIR.0 && crate::sizeclass::sharing()
+        self.pair.load(Relaxed)
     }
 
     /// 1 if the chunk holding bit `b` of word `w` serves the shared pair's
@@ -929,6 +982,17 @@ impl SlabMeta {
     }
 }
 
+/// Most objects of `size` bytes one take hands out: [`TAKE_BYTES`] worth,
+/// one word at most, at least one (no division for the small classes).
+#[inline]
+fn take_most(size: usize) -> usize {
+    if size <= TAKE_BYTES / 64 {
+        64
+    } else {
+        (TAKE_BYTES / size).max(1)
+    }
+}
+
 /// The lowest `n` set bits of `x` (all of them if it has fewer).
 pub(crate) fn lowest_bits(x: u64, n: usize) -> u64 {
     if x.count_ones() as usize <= n {
@@ -1053,6 +1117,7 @@ mod tests {
         // page 0 resident (as taking its objects marks it), the rest not
         // yet touched.
         let (m, base) = span(class_of(32));
+        m.share();
         let size = class_size(class_of(32));
         for w in [0, 0, 1, 1] {
             assert_eq!(m.take().unwrap().word, w);

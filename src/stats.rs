@@ -113,6 +113,7 @@ stats_struct! {
         current_era: gauge, "The current era (advances since start).";
         epoch_advances: counter, "Epoch advances.";
         rss_bytes: gauge, "Resident set size of the process.";
+        pair_shared: counter, "Heaps whose 32- and 64-byte objects began sharing chunks (ZSLAB_SHARE_AFTER).";
     }
 }
 
@@ -332,6 +333,7 @@ pub fn snapshot() -> Snapshot {
     g.purges = c.purges.load(Relaxed);
     g.purged_bytes = c.purged_bytes.load(Relaxed);
     g.drains = c.drains.load(Relaxed);
+    g.pair_shared = c.pair_shared.load(Relaxed);
     g.thrashes = c.thrashes.load(Relaxed);
     g.helped_spans = c.helped_spans.load(Relaxed);
     g.decayed_slabs = c.decayed_spans.load(Relaxed);

@@ -240,6 +240,11 @@ pub struct Heap {
     depth: AtomicUsize,
     /// Allocation slow-path calls (housekeeping rides on them).
     slow_calls: AtomicU64,
+    /// Whether the shared pair's second class takes its objects from the
+    /// first's spans (docs/design.md, "Shared chunks"), and the spans this
+    /// heap took for the pair's classes while it did not.
+    shares: AtomicBool,
+    pair_spans: AtomicUsize,
     /// Allocations counted at the last automatic-epoch tick.
     allocs_at_tick: AtomicU64,
     /// Phase-end detection: spans thinned out minus twice the spans taken
@@ -314,6 +319,8 @@ impl Heap {
             domain_refs: [const { AtomicU32::new(0) }; domain::DEPTH],
             depth: AtomicUsize::new(0),
             slow_calls: AtomicU64::new(0),
+            shares: AtomicBool::new(false),
+            pair_spans: AtomicUsize::new(0),
             allocs_at_tick: AtomicU64::new(0),
             drain: AtomicU32::new(0),
             drain_limit: AtomicU32::new(0),
@@ -400,6 +407,10 @@ impl Heap {
         }
         let total: u64 = (0..NCLASS).map(|c| self.allocs(c)).sum();
         self.allocs_at_tick.store(total, Relaxed);
+        // A reused heap holds no span (its last thread orphaned them all).
+        self.shares
+            .store(crate::sizeclass::share_after() == 0, Relaxed);
+        self.pair_spans.store(0, Relaxed);
         self.live.store(true, SeqCst);
         inc(&COUNTERS.threads);
     }

@@ -12,7 +12,7 @@ use crate::os;
 use crate::pages;
 use crate::pool;
 use crate::region;
-use crate::sizeclass::{NCLASS, home, partner, span_slabs};
+use crate::sizeclass::{NCLASS, SHARED_PAIR, home, partner, share_after, span_slabs};
 use crate::slab::{List, SlabMeta, State};
 use core::sync::atomic::Ordering::*;
 
@@ -21,7 +21,6 @@ impl Heap {
     #[inline(never)]
     pub(super) fn alloc_slow(&self, class: usize) -> usize {
         let class = class % NCLASS;
-        let home = home(class);
         let n = self.slow_calls.load(Relaxed) + 1;
         self.slow_calls.store(n, Relaxed);
         let b = self.bin(class);
@@ -33,6 +32,7 @@ impl Heap {
         if self.era.load(Relaxed) != epoch::era() {
             self.switch_epoch();
         }
+        let home = self.home(class);
         loop {
             let x = b.bits.load(Relaxed);
             if x != 0 {
@@ -45,6 +45,7 @@ impl Heap {
                 // the current span of the first.
                 s = self.bin(home).slab();
                 if !is_empty(s) {
+                    s.share();
                     b.begin_change();
                     b.tag.word.store(NO_WORD, Relaxed);
                     b.set_slab(s);
@@ -78,7 +79,7 @@ impl Heap {
                 self.flush_word_of(s);
                 self.lists(home).full.push_front(s, List::Full);
                 s.mark.store(cap.saturating_sub(low), Relaxed);
-                for c in sharers(home) {
+                for c in self.sharers(home) {
                     let b = self.bin(c);
                     if core::ptr::eq(b.slab(), s) {
                         b.begin_change();
@@ -95,7 +96,10 @@ impl Heap {
                 continue;
             }
             match self.refill(home) {
-                Some(s) => self.make_current(home, s),
+                Some(s) => {
+                    self.make_current(home, s);
+                    self.count_pair_span(home);
+                }
                 None => {
                     b.allocs
                         .store(b.allocs.load(Relaxed).wrapping_sub(1), Relaxed);
@@ -143,9 +147,12 @@ impl Heap {
     /// Those bins are all empty: they leave a span together.
     fn make_current(&self, home: usize, s: &'static SlabMeta) {
         s.list.set(List::Current);
+        if self.partner(home).is_some() {
+            s.share();
+        }
         // A current span calls back as it thins out, like any other.
         s.mark.store(Self::band_mark(s), Relaxed);
-        for c in sharers(home) {
+        for c in self.sharers(home) {
             let b = self.bin(c);
             b.begin_change();
             b.tag.word.store(NO_WORD, Relaxed);
@@ -161,14 +168,14 @@ impl Heap {
     /// Returns the span, or `None` for an empty bin (and for the shared
     /// pair's second class, whose bin is unbound with the first's).
     pub(super) fn unbind(&self, class: usize) -> Option<&'static SlabMeta> {
-        if home(class) != class {
+        if self.home(class) != class {
             return None;
         }
         let s = self.bin(class).slab();
         if is_empty(s) {
             return None;
         }
-        for c in sharers(class) {
+        for c in self.sharers(class) {
             let b = self.bin(c);
             if !core::ptr::eq(b.slab(), s) {
                 continue;
@@ -191,7 +198,7 @@ impl Heap {
     /// If a bin holds a word of `s`, give the word back (the bitmap must
     /// be complete before remote frees are folded in).
     pub(super) fn flush_word_of(&self, s: &SlabMeta) {
-        for c in sharers(s.class.load(Relaxed) as usize) {
+        for c in self.sharers(s.class.load(Relaxed) as usize) {
             let b = self.bin(c);
             if core::ptr::eq(b.slab(), s) && b.tag.word.load(Relaxed) != NO_WORD {
                 // Back to the bitmap inside the change (see `take_from`).
@@ -434,6 +441,7 @@ impl Heap {
         crate::huge::decay_tick(now);
         let _ = super::remote::help_idle(now, false);
         self.relax(now);
+        self.maybe_share();
     }
 
     /// Allocations since the last call (only counted when an automatic
@@ -451,9 +459,14 @@ impl Heap {
     /// requests: malloc_trim, slab_reclaim). Returns the bytes.
     pub(super) fn purge_owned(&self) -> usize {
         let mut bytes = 0;
-        for class in (0..NCLASS).filter(|&c| home(c) == c) {
+        for class in 0..NCLASS {
             let l = self.lists(class);
-            let cur = self.bin(class).slab();
+            // (A bin sharing its class's span is purged with the span.)
+            let cur = if self.home(class) == class {
+                self.bin(class).slab()
+            } else {
+                &EMPTY
+            };
             let lists = l.partial.iter().chain([&l.full, &l.retired]);
             let mut each = |s: &'static SlabMeta| {
                 s.lock.lock();
@@ -478,8 +491,68 @@ impl Heap {
     }
 }
 
-/// The classes whose bins take objects from the spans of `home`: itself,
-/// and for the shared pair's first class the second as well.
-fn sharers(home: usize) -> impl Iterator<Item = usize> {
-    core::iter::once(home).chain(partner(home))
+impl Heap {
+    /// The class whose spans serve `class`'s objects in this heap.
+    fn home(&self, class: usize) -> usize {
+        home(class, self.shares.load(Relaxed))
+    }
+
+    /// The classes whose bins take objects from the spans of `home`:
+    /// itself, and for the shared pair's first class (while this heap
+    /// shares) the second as well.
+    fn sharers(&self, home: usize) -> impl Iterator<Item = usize> {
+        core::iter::once(home).chain(self.partner(home))
+    }
+
+    /// The class whose bins take objects from `home`'s spans besides its
+    /// own, if any.
+    fn partner(&self, home: usize) -> Option<usize> {
+        partner(home, self.shares.load(Relaxed))
+    }
+
+    /// A span was taken for `class`: once the pair's classes have taken
+    /// enough, the heap has many small objects live at once (a phase being
+    /// built, most likely) and the pair starts sharing chunks, so that
+    /// the objects of both sizes that outlive the phase share pages.
+    /// Before that, a program's few objects of the pair are not worth the
+    /// slower path (a take every 16 objects of 64 bytes instead of every
+    /// 64, and a free that finds its class through the chunk).
+    /// (Counted here; the switch waits for the next housekeeping, when no
+    /// allocation is half way through choosing its span.)
+    fn count_pair_span(&self, class: usize) {
+        if !self.shares.load(Relaxed) && (class == SHARED_PAIR.0 || class == SHARED_PAIR.1) {
+            self.pair_spans
+                .store(self.pair_spans.load(Relaxed).saturating_add(1), Relaxed);
+        }
+    }
+
+    /// Start sharing if the pair has taken enough spans (housekeeping).
+    fn maybe_share(&self) {
+        if !self.shares.load(Relaxed) && self.pair_spans.load(Relaxed) >= share_after() {
+            self.start_sharing();
+        }
+    }
+
+    /// From now on the pair's second class takes its objects from the
+    /// first's spans. Its own current span goes back to its partial
+    /// lists: no new object goes there, its live ones are freed as usual,
+    /// and it is reclaimed once empty (its free pages go back meanwhile,
+    /// like any thinned-out span's).
+    #[cold]
+    fn start_sharing(&self) {
+        if let Some(s) = self.unbind(SHARED_PAIR.1) {
+            let cap = s.cap.load(Relaxed);
+            let used = s.used.load(Relaxed);
+            if used == 0 && !s.queued.load(SeqCst) {
+                self.release_empty(s);
+            } else {
+                let band = super::policy::band_of(cap, used) % BANDS;
+                self.lists(SHARED_PAIR.1).partial[band].push_front(s, List::Partial);
+                s.band.store(band as u8, Relaxed);
+                s.mark.store(Self::band_mark(s), Relaxed);
+            }
+        }
+        self.shares.store(true, Relaxed);
+        inc(&COUNTERS.pair_shared);
+    }
 }
