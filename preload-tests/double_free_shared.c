@@ -1,5 +1,6 @@
 // expect: signal SIGABRT stderr "zslab: double free"
 // env: GLIBC_TUNABLES=glibc.malloc.tcache_count=0
+// env: ZSLAB_SHARE_AFTER=0
 /* double_free_shared: a 64-byte block, allocated among 32-byte ones (under
  * zslab they share spans in 1 KiB chunks), is freed by the worker that
  * allocated it; while that thread is still alive, the main thread frees the same

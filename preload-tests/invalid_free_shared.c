@@ -1,4 +1,5 @@
 // expect: signal SIGABRT stderr "zslab: invalid free"
+// env: ZSLAB_SHARE_AFTER=0
 /* invalid_free_shared: freeing the second half of a 64-byte block (p + 32)
  * must abort with a diagnostic.  Under zslab 64-byte blocks share spans
  * with 32-byte ones, whose blocks do start 32 bytes apart: p + 32 must

@@ -1,4 +1,5 @@
 // expect: exit 0
+// env: ZSLAB_SHARE_AFTER=0
 /* shared_chunks: 32- and 64-byte blocks share spans in 1 KiB chunks under
  * zslab (each chunk serving one of the two sizes, changing size when it
  * empties).  Two threads allocate blocks of 1..64 bytes in random order,

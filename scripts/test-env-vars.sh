@@ -559,7 +559,7 @@ declare -A DEFAULT=(
     [ZSLAB_STATS_INTERVAL]=0 [ZSLAB_LEAKS]=off [ZSLAB_LOG]=warn [ZSLAB_VERBOSE]=off
     [ZSLAB_BACKGROUND]=on [ZSLAB_DISABLE]=off [ZSLAB_FAIL_MMAP]=0
     [ZSLAB_FAIL_MADVISE]=0 [ZSLAB_FAIL_THREAD]=off [ZSLAB_SHARED_CHUNKS]=on
-    [ZSLAB_SHARE_AFTER]=0
+    [ZSLAB_SHARE_AFTER]=4M
 )
 VARS=(ZSLAB_RECLAIM ZSLAB_PURGE_MS ZSLAB_CACHE_SLABS ZSLAB_HUGE_CACHE ZSLAB_DECAY_MS
       ZSLAB_EPOCH_MS ZSLAB_EPOCH_ALLOCS ZSLAB_REGION ZSLAB_THP ZSLAB_ON_ERROR ZSLAB_STATS
@@ -1002,17 +1002,17 @@ check "THP=on: no MADV_NOHUGEPAGE on the slab region" \
     "$(v=$(out thp_on vmflags); [ -n "$v" ] && ! echo "$v" | grep -q ' nh '; echo $?)" "VmFlags:$(out thp_on vmflags)"
 
 # ZSLAB_SHARED_CHUNKS (the class statistics and the blocks' addresses)
-run shared_on -- shared
-run shared_off ZSLAB_SHARED_CHUNKS=off -- shared
-check "SHARED_CHUNKS=on (default): 64-byte blocks in the 32-byte class's spans, allocated side by side" \
+run shared_on ZSLAB_SHARE_AFTER=0 -- shared
+run shared_off ZSLAB_SHARED_CHUNKS=off ZSLAB_SHARE_AFTER=0 -- shared
+check "SHARED_CHUNKS=on (default), SHARE_AFTER=0: 64-byte blocks in the 32-byte class's spans, allocated side by side" \
     "$([ "$(out shared_on size64_slabs)" = 0 ] && ge "$(out shared_on size64_live)" 2000 \
        && ge "$(out shared_on size32_live)" 2000 && gt "$(out shared_on near)" 3000; echo $?)" "" "$tmp/shared_on.out"
 check "SHARED_CHUNKS=off: 64-byte blocks in spans of their own, apart from the 32-byte ones" \
     "$(ge "$(out shared_off size64_slabs)" 1 && ge "$(out shared_off size64_live)" 2000 \
        && le "$(out shared_off near)" 200; echo $?)" "" "$tmp/shared_off.out"
-run shared_late ZSLAB_SHARE_AFTER=64M -- shared
+run shared_late -- shared
 run shared_soon ZSLAB_SHARE_AFTER=64K -- shared
-check "SHARE_AFTER=64M: below it, 64-byte blocks in spans of their own" \
+check "SHARE_AFTER=4M (default): below it (3 spans here), 64-byte blocks in spans of their own" \
     "$(ge "$(out shared_late size64_slabs)" 1 && ge "$(out shared_late size64_live)" 2000 \
        && le "$(out shared_late near)" 200; echo $?)" "" "$tmp/shared_late.out"
 check "SHARE_AFTER=64K: the first 64-byte blocks in a span of their own, the later ones beside the 32-byte ones" \

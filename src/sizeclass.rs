@@ -59,7 +59,7 @@ const _: () = assert!(SMALL_SIZES[SHARED_PAIR.0] == 32 && SMALL_SIZES[SHARED_PAI
 /// Spans of the pair's two classes a heap takes before it starts sharing
 /// (`ZSLAB_SHARE_AFTER` in spans; `usize::MAX` with
 /// `ZSLAB_SHARED_CHUNKS=off`): set once at start-up.
-static SHARE_AFTER: AtomicUsize = AtomicUsize::new(0);
+static SHARE_AFTER: AtomicUsize = AtomicUsize::new(64);
 
 /// Configure shared chunks (start-up only): off, or on once a heap has
 /// taken `after_bytes` of spans for the pair's classes.
@@ -69,6 +69,12 @@ pub fn set_sharing(on: bool, after_bytes: usize) {
     } else {
         usize::MAX
     };
+    set_share_after(spans);
+}
+
+/// Set the spans of the pair's classes a heap takes before it starts
+/// sharing (`usize::MAX`: never); heaps set up from then on follow it.
+pub fn set_share_after(spans: usize) {
     SHARE_AFTER.store(spans, Relaxed);
 }
 

@@ -434,6 +434,9 @@ fn automatic_epochs_reuse_mixed_spans_after_one_advance_and_pure_ones_after_two(
 #[test]
 fn objects_of_the_shared_pair_share_pages_and_their_spans_empty() {
     let _g = setup();
+    // Sharing from the start (ZSLAB_SHARE_AFTER=0) for the new heap below.
+    let after = crate::sizeclass::share_after();
+    crate::sizeclass::set_share_after(0);
     let t = std::thread::spawn(|| {
         // A phase of 32- and 64-byte objects, allocated in turn: both sizes
         // come from the same span, 64-byte ones 64-byte aligned and usable
@@ -491,7 +494,9 @@ fn objects_of_the_shared_pair_share_pages_and_their_spans_empty() {
             );
         }
     });
-    t.join().unwrap();
+    let r = t.join();
+    crate::sizeclass::set_share_after(after);
+    r.unwrap();
 }
 
 #[test]
@@ -558,4 +563,72 @@ fn a_snapshot_completes_while_every_fork_lock_is_held() {
         got.is_ok_and(|r| r > 0),
         "the snapshot waited for a lock the fork preparation holds"
     );
+}
+
+/// With `ZSLAB_SHARE_AFTER`, a heap's 64-byte objects have spans of their
+/// own until the pair's classes have taken that much; then they come from
+/// the 32-byte class's spans. Objects from before the switch stay where
+/// they are, intact, and are freed as usual (also into their old span once
+/// it is no longer current, and from another thread).
+#[test]
+fn the_pair_starts_sharing_after_its_spans_add_up() {
+    let _g = setup();
+    let class_at = |p: usize| region::slab_of(p).unwrap().class.load(Relaxed) as usize;
+    let (c32, c64) = (class_of(32), class_of(64));
+    // Three spans' worth: the heap below is new, so it starts unshared.
+    let after = crate::sizeclass::share_after();
+    crate::sizeclass::set_share_after(3);
+    let t = std::thread::spawn(move || {
+        let mut blocks = Vec::new();
+        let mut shared_at = None;
+        for i in 0..20_000usize {
+            let n = if i % 3 == 0 { 24 } else { 64 };
+            let p = malloc(n);
+            // SAFETY: a fresh block of at least n bytes.
+            unsafe { core::ptr::write_bytes(p as *mut u8, i as u8, n) };
+            if n == 64 && class_at(p) == c32 && shared_at.is_none() {
+                shared_at = Some(i);
+            }
+            blocks.push((p, n, i as u8));
+        }
+        // Before the switch, 64-byte objects sat in spans of their own.
+        let first64 = blocks.iter().find(|b| b.1 == 64).unwrap().0;
+        let early_own = class_at(first64) == c64;
+        // Half freed here (every other block), half by another thread.
+        let (mine, theirs): (Vec<_>, Vec<_>) = blocks.into_iter().partition(|b| b.0 % 32 == 0);
+        for &(p, n, v) in &mine {
+            // SAFETY: live blocks of n bytes written above.
+            let ok = unsafe { core::slice::from_raw_parts(p as *const u8, n) }
+                .iter()
+                .all(|&x| x == v);
+            assert!(ok, "block {p:#x} of {n} bytes corrupted");
+            free(p);
+        }
+        std::thread::spawn(move || {
+            for (p, n, v) in theirs {
+                // SAFETY: as above.
+                let ok = unsafe { core::slice::from_raw_parts(p as *const u8, n) }
+                    .iter()
+                    .all(|&x| x == v);
+                assert!(ok, "block {p:#x} of {n} bytes corrupted");
+                free(p);
+            }
+        })
+        .join()
+        .unwrap();
+        (early_own, shared_at)
+    });
+    let got = t.join();
+    crate::sizeclass::set_share_after(after);
+    let (early_own, shared_at) = got.unwrap();
+    assert!(
+        early_own,
+        "64-byte objects shared before the pair took 3 spans"
+    );
+    let i = shared_at.expect("the pair never started sharing");
+    // The third span is the second of 64-byte blocks (1 024 each), at
+    // about block 1 536; housekeeping notices within 256 allocations of
+    // a class.
+    assert!((1_500..2_400).contains(&i), "sharing started at block {i}");
+    assert!(COUNTERS.pair_shared.load(Relaxed) > 0);
 }

@@ -96,10 +96,7 @@ impl Heap {
                 continue;
             }
             match self.refill(home) {
-                Some(s) => {
-                    self.make_current(home, s);
-                    self.count_pair_span(home);
-                }
+                Some(s) => self.make_current(home, s),
                 None => {
                     b.allocs
                         .store(b.allocs.load(Relaxed).wrapping_sub(1), Relaxed);
@@ -279,6 +276,7 @@ impl Heap {
         s.prev.store(0, Relaxed);
         s.next.store(0, Relaxed);
         counters::span_activated(class, e, pages::resident_pages(s, slabs), from_cache);
+        self.count_pair_span(class);
         s.lock.lock();
         s.state.store(State::Active, Release);
         s.owner.store(self.addr(), SeqCst);
@@ -510,8 +508,9 @@ impl Heap {
         partner(home, self.shares.load(Relaxed))
     }
 
-    /// A span was taken for `class`: once the pair's classes have taken
-    /// enough, the heap has many small objects live at once (a phase being
+    /// A span was set up afresh for `class` (from a hot cache or the free
+    /// runs: memory taken, not a partly used span reused): once the pair's
+    /// classes have taken enough, the heap has many small objects live at once (a phase being
     /// built, most likely) and the pair starts sharing chunks, so that
     /// the objects of both sizes that outlive the phase share pages.
     /// Before that, a program's few objects of the pair are not worth the
