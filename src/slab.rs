@@ -174,8 +174,11 @@ pub struct SlabMeta {
     /// Slabs in the span, huge block or free run (valid in heads, and in
     /// the last slab of a free run).
     pub span: AtomicU32,
-    /// Link (index + 1) of the head slab; a head names itself.
-    pub head: AtomicU32,
+    /// `cap` for the owner's free fast path, 0 while `kinds` is not: the
+    /// frees of a span holding chunks of the pair's second class find their
+    /// class through the chunk, on a path of their own that costs every
+    /// other free nothing. The owner changes both, under `lock`.
+    pub fcap: AtomicU32,
     /// In a span of the shared pair's first class, bit `k` set: 1 KiB
     /// chunk `k` serves the pair's second class. 0 in every other span.
     pub kinds: AtomicU64,
@@ -212,7 +215,9 @@ pub struct SlabMeta {
     /// Intrusive list links, as slab index + 1 (0 = none).
     pub prev: AtomicU32,
     pub next: AtomicU32,
-    _pad: [u8; 7],
+    /// Link (index + 1) of the head slab; a head names itself.
+    pub head: AtomicU32,
+    _pad: [u8; 3],
     /// 1 = free, per object.
     pub bm: [AtomicU64; BITMAP_WORDS],
     /// 1 = freed by another thread, not yet folded into `bm`.
@@ -277,6 +282,7 @@ impl SlabMeta {
             resident: AtomicU16::new(0),
             span: AtomicU32::new(0),
             head: AtomicU32::new(0),
+            fcap: AtomicU32::new(0),
             kinds: AtomicU64::new(0),
             summary: AtomicU64::new(0),
             era: AtomicU64::new(0),
@@ -291,7 +297,7 @@ impl SlabMeta {
             lock: RawLock::new(),
             prev: AtomicU32::new(0),
             next: AtomicU32::new(0),
-            _pad: [0; 7],
+            _pad: [0; 3],
             bm: [const { AtomicU64::new(0) }; BITMAP_WORDS],
             pend: [const { AtomicU64::new(0) }; BITMAP_WORDS],
         }
@@ -323,6 +329,7 @@ impl SlabMeta {
         self.magic.store(class_magic(class), Relaxed);
         self.shift.store(class_shift(class) as u8, Relaxed);
         self.cap.store(cap as u32, Relaxed);
+        self.fcap.store(cap as u32, Relaxed);
         self.class.store(class as u8, Relaxed);
         self.span.store(span_slabs(class) as u32, Relaxed);
         self.cursor.store(0, Relaxed);
@@ -478,8 +485,16 @@ impl SlabMeta {
             let part = bits & (0xFFFF_FFFF << (h * CHUNK_GRANULES));
             if part != 0 && self.kind(w, part) != k as u64 {
                 let chunk = 1u64 << ((w * 2 + h) & 63);
-                let kinds = self.kinds.load(Relaxed);
-                self.kinds.store(kinds ^ chunk, Relaxed);
+                let kinds = self.kinds.load(Relaxed) ^ chunk;
+                self.kinds.store(kinds, Relaxed);
+                self.fcap.store(
+                    if kinds == 0 {
+                        self.cap.load(Relaxed)
+                    } else {
+                        0
+                    },
+                    Relaxed,
+                );
                 changed = true;
             }
         }
@@ -600,16 +615,30 @@ impl SlabMeta {
         self.find(p).map(|(w, b, _)| (w, b))
     }
 
-    /// [`SlabMeta::locate`] for a span whose `kinds` the caller found 0
-    /// (any span but a shared one holding chunks of the pair's second
-    /// class): the free fast path's version.
+    /// The object index behind [`SlabMeta::find`], without chunk kinds.
     #[inline(always)]
-    pub fn locate_unshared(&self, p: usize) -> Option<(usize, u64)> {
+    fn locate_unshared(&self, p: usize) -> Option<(usize, u64)> {
         let off = p.wrapping_sub(self.base.load(Relaxed));
         let q = (off >> (self.shift.load(Relaxed) & 31)) as u64;
         let i = ((q * self.magic.load(Relaxed) as u64) >> 32) as usize;
         if i.wrapping_mul(self.size.load(Relaxed) as usize) != off
             || i >= self.cap.load(Relaxed) as usize
+        {
+            return None;
+        }
+        Some((i >> 6, 1u64 << (i & 63)))
+    }
+
+    /// [`SlabMeta::locate`] for the owner's free fast path: `None` for
+    /// any pointer into a span with chunks of the pair's second class too
+    /// (see `fcap`), whose caller then asks [`SlabMeta::find`].
+    #[inline(always)]
+    pub fn locate_own(&self, p: usize) -> Option<(usize, u64)> {
+        let off = p.wrapping_sub(self.base.load(Relaxed));
+        let q = (off >> (self.shift.load(Relaxed) & 31)) as u64;
+        let i = ((q * self.magic.load(Relaxed) as u64) >> 32) as usize;
+        if i.wrapping_mul(self.size.load(Relaxed) as usize) != off
+            || i >= self.fcap.load(Relaxed) as usize
         {
             return None;
         }
@@ -1171,6 +1200,34 @@ mod tests {
         assert_eq!(m.free_local(base + 64), Err(FreeError::DoubleFree));
         assert_eq!(m.free_local(base + 1024 + 32), Ok(93));
         assert_eq!(m.live_by_kind(), [31, 31]);
+    }
+
+    #[test]
+    fn the_owners_free_fast_path_leaves_spans_with_64_byte_chunks_to_find() {
+        let (m, base) = span(SHARED_PAIR.0);
+        // Shared but every chunk still of 32-byte objects: the fast path.
+        m.share();
+        let t = m.take_for(SHARED_PAIR.0).unwrap();
+        assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF));
+        assert_eq!(m.locate_own(base + 32), Some((0, 1 << 1)));
+        // Chunk 1 goes to 64-byte objects: every pointer takes `find`.
+        let t = m.take_for(SHARED_PAIR.1).unwrap();
+        assert_eq!((t.word, t.bits), (0, 0x5555_5555 << 32));
+        assert_eq!(m.locate_own(base + 32), None);
+        assert_eq!(m.locate_own(base + 1024), None);
+        assert_eq!(m.find(base + 1024), Some((0, 1 << 32, 1)));
+        assert_eq!(m.find(base + 32), Some((0, 1 << 1, 0)));
+        // Its objects back, 32-byte takes of the wholly free chunks (one
+        // at a time, chunk 0 first) turn chunk 1 back: the fast path again.
+        m.give_back(0, 0x5555_5555 << 32);
+        m.give_back(0, 0xFFFF_FFFF);
+        assert_eq!(m.take_for(SHARED_PAIR.0).unwrap().bits, 0xFFFF_FFFF);
+        assert_eq!(m.locate_own(base + 32), None);
+        assert_eq!(m.take_for(SHARED_PAIR.0).unwrap().bits, 0xFFFF_FFFF << 32);
+        assert_eq!(m.kinds.load(Relaxed), 0);
+        assert_eq!(m.locate_own(base + 32), Some((0, 1 << 1)));
+        assert_eq!(m.locate_own(base + 1024), Some((0, 1 << 32)));
+        assert_eq!(m.locate_own(base + 1040), None);
     }
 
     #[test]

@@ -36,14 +36,10 @@ impl Heap {
     /// its bin holds goes back into the bin; any other into the bitmap.
     #[inline(always)]
     pub(super) fn free_local(&self, s: &'static SlabMeta, p: usize) {
-        if s.kinds.load(Relaxed) != 0 {
-            // A span with chunks of the shared pair's second class: the
-            // object's chunk tells its class (a path of its own, so that
-            // every other free pays one test for it).
+        let Some((w, bit)) = s.locate_own(p) else {
+            // A shared span's (its objects' class is their chunk's), or
+            // no object start at all.
             return self.free_local_shared(s, p);
-        }
-        let Some((w, bit)) = s.locate_unshared(p) else {
-            return diag::free_error(FreeError::Invalid, p, Some(s), "free");
         };
         self.free_object(s, p, w, bit, s.class.load(Relaxed) as usize, 1);
     }
