@@ -179,9 +179,9 @@ pub struct SlabMeta {
     /// class through the chunk, on a path of their own that costs every
     /// other free nothing. The owner changes both, under `lock`.
     pub fcap: AtomicU32,
-    /// In a span of the shared pair's first class, bit `k` set: 1 KiB
-    /// chunk `k` serves the pair's second class. 0 in every other span.
-    pub kinds: AtomicU64,
+    /// Intrusive list links, as slab index + 1 (0 = none).
+    pub prev: AtomicU32,
+    pub next: AtomicU32,
     // ---- line 1: written by other threads, or at activation ----
     /// Bit w set: `pend[w]` may hold remote frees.
     pub summary: AtomicU64,
@@ -212,9 +212,9 @@ pub struct SlabMeta {
     /// Collector lock: orphans, ownership changes, taking objects out of
     /// the bitmap, and giving pages back.
     pub lock: RawLock,
-    /// Intrusive list links, as slab index + 1 (0 = none).
-    pub prev: AtomicU32,
-    pub next: AtomicU32,
+    /// In a span of the shared pair's first class, bit `k` set: 1 KiB
+    /// chunk `k` serves the pair's second class. 0 in every other span.
+    pub kinds: AtomicU64,
     /// Link (index + 1) of the head slab; a head names itself.
     pub head: AtomicU32,
     _pad: [u8; 3],
@@ -225,6 +225,10 @@ pub struct SlabMeta {
 }
 
 const _: () = assert!(core::mem::size_of::<SlabMeta>() % 128 == 0);
+// The hot line holds what the owner's fast paths touch; what other
+// threads write starts on the next one; the bitmaps after both.
+const _: () = assert!(core::mem::offset_of!(SlabMeta, summary) == 64);
+const _: () = assert!(core::mem::offset_of!(SlabMeta, bm) == 128);
 // The cache-line layout (the model checker's atomics are larger).
 #[cfg(not(feature = "model"))]
 const _: () = assert!(core::mem::offset_of!(SlabMeta, summary) == 64);
@@ -615,9 +619,10 @@ impl SlabMeta {
         self.find(p).map(|(w, b, _)| (w, b))
     }
 
-    /// The object index behind [`SlabMeta::find`], without chunk kinds.
+    /// The index of the object starting at `p`, without chunk kinds (for
+    /// [`SlabMeta::find`]).
     #[inline(always)]
-    fn locate_unshared(&self, p: usize) -> Option<(usize, u64)> {
+    fn index_of(&self, p: usize) -> Option<usize> {
         let off = p.wrapping_sub(self.base.load(Relaxed));
         let q = (off >> (self.shift.load(Relaxed) & 31)) as u64;
         let i = ((q * self.magic.load(Relaxed) as u64) >> 32) as usize;
@@ -626,7 +631,7 @@ impl SlabMeta {
         {
             return None;
         }
-        Some((i >> 6, 1u64 << (i & 63)))
+        Some(i)
     }
 
     /// [`SlabMeta::locate`] for the owner's free fast path: `None` for
@@ -646,18 +651,17 @@ impl SlabMeta {
     }
 
     /// [`SlabMeta::locate`], with the kind of the object's chunk (1: the
-    /// shared pair's second class, 0 otherwise) for the free fast path.
+    /// shared pair's second class, 0 otherwise).
     #[inline(always)]
     pub fn find(&self, p: usize) -> Option<(usize, u64, u32)> {
-        let (w, b) = self.locate_unshared(p)?;
-        let i = w * 64 + b.trailing_zeros() as usize;
-        let kind = ((self.kinds.load(Relaxed) >> ((i / CHUNK_GRANULES) & 63)) & 1) as u32;
+        let i = self.index_of(p)?;
+        let kind = (self.kinds.load(Relaxed) >> ((i / CHUNK_GRANULES) & 63)) & 1;
         // The odd granule of a 64-byte object's chunk is not an object
         // (`kinds` is 0 in every other span).
-        if kind & i as u32 != 0 {
+        if kind as usize & i != 0 {
             return None;
         }
-        Some((w, b, kind))
+        Some((i >> 6, 1u64 << (i & 63), kind as u32))
     }
 
     /// Let the shared pair's second class take chunks of this span (of
@@ -694,7 +698,20 @@ impl SlabMeta {
     /// leave the bitmap.
     #[inline]
     pub fn kind_changed(&self, w: usize, b: u64, kind: u32) -> bool {
-        self.kind(w, b) != kind as u64
+        let kinds = self.kinds.load(Relaxed);
+        // (Every span but a shared one: no chunk has ever changed.)
+        if kinds == 0 {
+            return kind != 0;
+        }
+        let chunk = w * 2 + (b >> CHUNK_GRANULES != 0) as usize;
+        (kinds >> (chunk & 63)) & 1 != kind as u64
+    }
+
+    /// Class of an object whose chunk has kind `kind` (from
+    /// [`SlabMeta::find`]).
+    #[inline(always)]
+    pub fn class_of_kind(&self, kind: u32) -> usize {
+        self.class.load(Relaxed) as usize + kind as usize * (SHARED_PAIR.1 - SHARED_PAIR.0)
     }
 
     /// Class of object (`w`, `b`) (from [`SlabMeta::locate`]).

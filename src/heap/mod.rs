@@ -551,7 +551,7 @@ pub fn check_allocated(h: &'static SlabMeta, p: usize) -> Result<usize, crate::s
     if o > NO_OWNER {
         // SAFETY: owners above NO_OWNER are heap addresses.
         let owner = unsafe { heap_at(o) };
-        if owner.bin(h.class_at(w, bit)).holds_free(h, w, bit) {
+        if owner.bin(h.class_of_kind(kind)).holds_free(h, w, bit) {
             return Err(FreeError::DoubleFree);
         }
     }

@@ -65,9 +65,11 @@ impl Heap {
     /// Whether this heap's bin or `s`'s bitmap holds object (`w`, `bit`)
     /// of `s` as free ([`super::Bin::free_here`]). Read by other threads:
     /// exact when the two frees of a double free are ordered by the
-    /// program's own synchronisation.
-    fn bin_free_here(&self, s: &SlabMeta, w: usize, bit: u64) -> bool {
-        self.bin(s.class_at(w, bit)).free_here(s, w, bit)
+    /// program's own synchronisation. `kind`: the object's chunk kind
+    /// as [`SlabMeta::find`] read it (a chunk that changed class since is
+    /// caught after, by [`SlabMeta::kind_changed`]).
+    fn bin_free_here(&self, s: &SlabMeta, w: usize, bit: u64, kind: u32) -> bool {
+        self.bin(s.class_of_kind(kind)).free_here(s, w, bit)
     }
 
     /// Handle every span on this heap's notification stack.
@@ -203,7 +205,7 @@ pub(crate) fn mark_remote(h: &SlabMeta, p: usize) -> Result<(), FreeError> {
     }
     let o = h.owner.load(SeqCst);
     // SAFETY: owners above NO_OWNER are heap addresses.
-    if o > NO_OWNER && unsafe { heap_at(o) }.bin_free_here(h, w, bit) {
+    if o > NO_OWNER && unsafe { heap_at(o) }.bin_free_here(h, w, bit, kind) {
         return Err(FreeError::DoubleFree);
     }
     // (A chunk of a shared span that changed class meanwhile is caught
