@@ -394,15 +394,12 @@ impl SlabMeta {
         self.take_for(self.class.load(Relaxed) as usize)
     }
 
-    /// Free objects of word `w` that class `class` may take: its bitmap
-    /// word, or in a shared span the object starts of the chunks serving
-    /// `class` and of the chunks wholly free (which can be given to it).
+    /// Free objects of word `w` of a shared span that class `class` may
+    /// take: the object starts of the chunks serving `class` and of the
+    /// chunks wholly free (which can be given to it).
     #[inline]
     fn avail(&self, w: usize, class: usize) -> u64 {
         let x = self.word(w).load(Relaxed);
-        if !self.shared() {
-            return x;
-        }
         let k = (class == SHARED_PAIR.1) as u64;
         let mut out = 0;
         for h in 0..2 {
@@ -441,45 +438,26 @@ impl SlabMeta {
         let most = take_most(size);
         let want = ((most as u32 >> k) / 4).max(1);
         let start = self.cursor.load(Relaxed) as usize;
-        // In a one-slab span with pages not resident (given back, or not
-        // yet touched), room on pages that are resident comes before
-        // faulting others in. Only a word with room counts there: handing
-        // the bin the one or two holes that short-lived objects left in a
-        // word would scatter the next objects, and whatever of them
-        // outlives its neighbours pins a page of its own (phase_py: 2
-        // pages per kept run of 2 KB instead of 1.5, 1.66x its twin's RSS
-        // instead of 1.33x). That holds for pages kept for their live
-        // objects too: filling their holes first scattered the next
-        // phase's survivors further.
-        let resident = self.resident.load(Relaxed);
-        let partial = self.span.load(Relaxed) == 1 && resident != 0 && resident != u16::MAX;
-        let w = self.pick(
-            start..words,
-            want,
-            |w| self.avail(w, class),
-            |w| !partial || resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0,
-        );
+        let w = self.pick_word(start..words, size, want, |w| self.avail(w, class));
         let Some(w) = w else {
             // In a shared span the other class may still have room.
             self.advance_cursor(start, words);
             return None;
         };
         let mut a = self.avail(w, class);
-        if self.shared() {
-            // A wholly free chunk is taken alone: the pair's classes then
-            // take turns on the span's free chunks in 1 KiB steps, and a
-            // phase's objects of both lie close together. The holes of two
-            // chunks already serving the class go together (fewer visits
-            // here under random frees).
-            let x = self.word(w).load(Relaxed);
-            let lo = a & 0xFFFF_FFFF;
-            let both = x as u32 != u32::MAX
-                && (x >> 32) as u32 != u32::MAX
-                && self.kind(w, 1 << CHUNK_GRANULES) == k as u64
-                && self.kind(w, 1) == k as u64;
-            if lo != 0 && !both {
-                a = lo;
-            }
+        // A wholly free chunk is taken alone: the pair's classes then take
+        // turns on the span's free chunks in 1 KiB steps, and a phase's
+        // objects of both lie close together. The holes of two chunks
+        // already serving the class go together (fewer visits here under
+        // random frees).
+        let x = self.word(w).load(Relaxed);
+        let lo = a & 0xFFFF_FFFF;
+        let both = x as u32 != u32::MAX
+            && (x >> 32) as u32 != u32::MAX
+            && self.kind(w, 1 << CHUNK_GRANULES) == k as u64
+            && self.kind(w, 1) == k as u64;
+        if lo != 0 && !both {
+            a = lo;
         }
         let bits = lowest_bits(a, most);
         // Chunks handed to the other class of the pair change kind, and
@@ -522,15 +500,7 @@ impl SlabMeta {
         let most = take_most(size);
         let want = (most as u32 / 4).max(1);
         let start = self.cursor.load(Relaxed) as usize;
-        // (See take_for on resident pages first.)
-        let resident = self.resident.load(Relaxed);
-        let partial = self.span.load(Relaxed) == 1 && resident != 0 && resident != u16::MAX;
-        let w = self.pick(
-            start..words,
-            want,
-            |w| self.word(w).load(Relaxed),
-            |w| !partial || resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0,
-        );
+        let w = self.pick_word(start..words, size, want, |w| self.word(w).load(Relaxed));
         let Some(w) = w else {
             self.cursor.store(words as u32, Relaxed);
             return None;
@@ -560,6 +530,32 @@ impl SlabMeta {
         };
         let first = (start..words).find(|&v| free(v)).unwrap_or(words);
         self.cursor.store(first as u32, Relaxed);
+    }
+
+    /// The word a take hands out (objects of `size` bytes, `avail` the
+    /// free objects of a word for the taking class): see [`SlabMeta::pick`].
+    /// In a one-slab span with pages not resident (given back, or not yet
+    /// touched), room on pages that are resident comes before faulting
+    /// others in. Only a word with room counts there: handing the bin the
+    /// one or two holes that short-lived objects left in a word would
+    /// scatter the next objects, and whatever of them outlives its
+    /// neighbours pins a page of its own (phase_py: 2 pages per kept run of
+    /// 2 KB instead of 1.5, 1.66x its twin's RSS instead of 1.33x). That
+    /// holds for pages kept for their live objects too: filling their holes
+    /// first scattered the next phase's survivors further.
+    #[inline(always)]
+    fn pick_word(
+        &self,
+        range: core::ops::Range<usize>,
+        size: usize,
+        want: u32,
+        avail: impl Fn(usize) -> u64,
+    ) -> Option<usize> {
+        let resident = self.resident.load(Relaxed);
+        let partial = self.span.load(Relaxed) == 1 && resident != 0 && resident != u16::MAX;
+        self.pick(range, want, avail, |w| {
+            !partial || resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0
+        })
     }
 
     /// In one pass over `range`: the first word with at least `want` free
