@@ -618,15 +618,15 @@ impl SlabMeta {
         self.find(p).map(|(w, b, _)| (w, b))
     }
 
-    /// The index of the object starting at `p`, without chunk kinds (for
-    /// [`SlabMeta::find`]).
+    /// The index of the object starting at `p` if it is below `bound`
+    /// (the capacity, or `fcap`), without chunk kinds.
     #[inline(always)]
-    fn index_of(&self, p: usize) -> Option<usize> {
+    fn index_below(&self, p: usize, bound: &AtomicU32) -> Option<usize> {
         let off = p.wrapping_sub(self.base.load(Relaxed));
         let q = (off >> (self.shift.load(Relaxed) & 31)) as u64;
         let i = ((q * self.magic.load(Relaxed) as u64) >> 32) as usize;
         if i.wrapping_mul(self.size.load(Relaxed) as usize) != off
-            || i >= self.cap.load(Relaxed) as usize
+            || i >= bound.load(Relaxed) as usize
         {
             return None;
         }
@@ -638,14 +638,7 @@ impl SlabMeta {
     /// (see `fcap`), whose caller then asks [`SlabMeta::find`].
     #[inline(always)]
     pub fn locate_own(&self, p: usize) -> Option<(usize, u64)> {
-        let off = p.wrapping_sub(self.base.load(Relaxed));
-        let q = (off >> (self.shift.load(Relaxed) & 31)) as u64;
-        let i = ((q * self.magic.load(Relaxed) as u64) >> 32) as usize;
-        if i.wrapping_mul(self.size.load(Relaxed) as usize) != off
-            || i >= self.fcap.load(Relaxed) as usize
-        {
-            return None;
-        }
+        let i = self.index_below(p, &self.fcap)?;
         Some((i >> 6, 1u64 << (i & 63)))
     }
 
@@ -653,7 +646,7 @@ impl SlabMeta {
     /// shared pair's second class, 0 otherwise).
     #[inline(always)]
     pub fn find(&self, p: usize) -> Option<(usize, u64, u32)> {
-        let i = self.index_of(p)?;
+        let i = self.index_below(p, &self.cap)?;
         let kind = (self.kinds.load(Relaxed) >> ((i / CHUNK_GRANULES) & 63)) & 1;
         // The odd granule of a 64-byte object's chunk is not an object
         // (`kinds` is 0 in every other span).
