@@ -553,38 +553,52 @@ impl SlabMeta {
     ) -> Option<usize> {
         let resident = self.resident.load(Relaxed);
         let partial = self.span.load(Relaxed) == 1 && resident != 0 && resident != u16::MAX;
-        self.pick(range, want, avail, |w| {
-            !partial || resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0
-        })
+        self.pick(
+            range,
+            want,
+            avail,
+            partial.then_some(|w: usize| {
+                resident & (1 << (((w * 64 * size) >> PAGE_SHIFT) & 15)) != 0
+            }),
+        )
     }
 
-    /// In one pass over `range`: the first word with at least `want` free
-    /// objects that `prefer` accepts, else the first with at least `want`,
-    /// else the one with the most (the lowest among equals); `None` when
-    /// every word is full.
+    /// The first word of `range` with at least `want` free objects that
+    /// `prefer` accepts (`None`: every word), else the first with at least
+    /// `want`, else the one with the most (the lowest among equals); `None`
+    /// when every word is full. Two passes, the first counting only the
+    /// words `prefer` accepts: a span being filled for the first time has its untouched
+    /// pages ahead of the cursor, and a single pass looking for a
+    /// preferred word counted every word to the end of the span on every
+    /// take (a quarter of the slow path's instructions in a loop of
+    /// 64-byte objects); the second pass stops at the first word with room.
     fn pick(
         &self,
         range: core::ops::Range<usize>,
         want: u32,
         avail: impl Fn(usize) -> u64,
-        prefer: impl Fn(usize) -> bool,
+        prefer: Option<impl Fn(usize) -> bool>,
     ) -> Option<usize> {
-        let mut roomy = None;
+        if let Some(prefer) = prefer
+            && let Some(w) = range
+                .clone()
+                .find(|&w| prefer(w) && avail(w).count_ones() >= want)
+        {
+            return Some(w);
+        }
         let mut best = None;
         let mut best_n = 0;
         for w in range {
             let n = avail(w).count_ones();
             if n >= want {
-                if prefer(w) {
-                    return Some(w);
-                }
-                roomy = roomy.or(Some(w));
-            } else if n > best_n {
+                return Some(w);
+            }
+            if n > best_n {
                 best = Some(w);
                 best_n = n;
             }
         }
-        roomy.or(best)
+        best
     }
 
     /// Pages (span-relative indices, first and last inclusive) that the
@@ -618,35 +632,57 @@ impl SlabMeta {
         self.find(p).map(|(w, b, _)| (w, b))
     }
 
-    /// The index of the object starting at `p` if it is below `bound`
-    /// (the capacity, or `fcap`), without chunk kinds.
+    /// The index of the object at or below `p` (which may be beyond the
+    /// capacity), and whether `p` is its start.
     #[inline(always)]
-    fn index_below(&self, p: usize, bound: &AtomicU32) -> Option<usize> {
+    fn index_raw(&self, p: usize) -> (usize, bool) {
         let off = p.wrapping_sub(self.base.load(Relaxed));
         let q = (off >> (self.shift.load(Relaxed) & 31)) as u64;
         let i = ((q * self.magic.load(Relaxed) as u64) >> 32) as usize;
-        if i.wrapping_mul(self.size.load(Relaxed) as usize) != off
-            || i >= bound.load(Relaxed) as usize
-        {
-            return None;
-        }
-        Some(i)
+        (i, i.wrapping_mul(self.size.load(Relaxed) as usize) == off)
     }
 
-    /// [`SlabMeta::locate`] for the owner's free fast path: `None` for
-    /// any pointer into a span with chunks of the pair's second class too
-    /// (see `fcap`), whose caller then asks [`SlabMeta::find`].
+    /// [`SlabMeta::locate`] for the owner's free fast path. Any pointer
+    /// into a span with chunks of the pair's second class too (see
+    /// `fcap`), and any that is no object start, is an `Err` carrying the
+    /// index [`SlabMeta::find_at`] takes (the division is not done twice).
     #[inline(always)]
-    pub fn locate_own(&self, p: usize) -> Option<(usize, u64)> {
-        let i = self.index_below(p, &self.fcap)?;
-        Some((i >> 6, 1u64 << (i & 63)))
+    pub fn locate_own(&self, p: usize) -> Result<(usize, u64), usize> {
+        let (i, start) = self.index_raw(p);
+        if !start || i >= self.fcap.load(Relaxed) as usize {
+            return Err(i);
+        }
+        Ok((i >> 6, 1u64 << (i & 63)))
     }
 
     /// [`SlabMeta::locate`], with the kind of the object's chunk (1: the
     /// shared pair's second class, 0 otherwise).
     #[inline(always)]
     pub fn find(&self, p: usize) -> Option<(usize, u64, u32)> {
-        let i = self.index_below(p, &self.cap)?;
+        let (i, start) = self.index_raw(p);
+        if !start {
+            return None;
+        }
+        self.find_index(i)
+    }
+
+    /// [`SlabMeta::find`] of `p`, whose index [`SlabMeta::locate_own`]
+    /// computed (`i`, not yet known to be `p`'s start).
+    #[inline(always)]
+    pub fn find_at(&self, p: usize, i: usize) -> Option<(usize, u64, u32)> {
+        let off = p.wrapping_sub(self.base.load(Relaxed));
+        if i.wrapping_mul(self.size.load(Relaxed) as usize) != off {
+            return None;
+        }
+        self.find_index(i)
+    }
+
+    /// [`SlabMeta::find`] of the object with index `i`.
+    #[inline(always)]
+    fn find_index(&self, i: usize) -> Option<(usize, u64, u32)> {
+        if i >= self.cap.load(Relaxed) as usize {
+            return None;
+        }
         let kind = (self.kinds.load(Relaxed) >> ((i / CHUNK_GRANULES) & 63)) & 1;
         // The odd granule of a 64-byte object's chunk is not an object
         // (`kinds` is 0 in every other span).
@@ -1218,25 +1254,30 @@ mod tests {
         m.share();
         let t = m.take_for(SHARED_PAIR.0).unwrap();
         assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF));
-        assert_eq!(m.locate_own(base + 32), Some((0, 1 << 1)));
+        assert_eq!(m.locate_own(base + 32), Ok((0, 1 << 1)));
         // Chunk 1 goes to 64-byte objects: every pointer takes `find`.
         let t = m.take_for(SHARED_PAIR.1).unwrap();
         assert_eq!((t.word, t.bits), (0, 0x5555_5555 << 32));
-        assert_eq!(m.locate_own(base + 32), None);
-        assert_eq!(m.locate_own(base + 1024), None);
+        assert!(m.locate_own(base + 32).is_err());
+        assert!(m.locate_own(base + 1024).is_err());
         assert_eq!(m.find(base + 1024), Some((0, 1 << 32, 1)));
         assert_eq!(m.find(base + 32), Some((0, 1 << 1, 0)));
+        // What the fast path computed is all `find_index` needs.
+        let i = m.locate_own(base + 1024).unwrap_err();
+        assert_eq!(m.find_at(base + 1024, i), Some((0, 1 << 32, 1)));
+        let i = m.locate_own(base + 1040).unwrap_err();
+        assert_eq!(m.find_at(base + 1040, i), None);
         // Its objects back, 32-byte takes of the wholly free chunks (one
         // at a time, chunk 0 first) turn chunk 1 back: the fast path again.
         m.give_back(0, 0x5555_5555 << 32);
         m.give_back(0, 0xFFFF_FFFF);
         assert_eq!(m.take_for(SHARED_PAIR.0).unwrap().bits, 0xFFFF_FFFF);
-        assert_eq!(m.locate_own(base + 32), None);
+        assert!(m.locate_own(base + 32).is_err());
         assert_eq!(m.take_for(SHARED_PAIR.0).unwrap().bits, 0xFFFF_FFFF << 32);
         assert_eq!(m.kinds.load(Relaxed), 0);
-        assert_eq!(m.locate_own(base + 32), Some((0, 1 << 1)));
-        assert_eq!(m.locate_own(base + 1024), Some((0, 1 << 32)));
-        assert_eq!(m.locate_own(base + 1040), None);
+        assert_eq!(m.locate_own(base + 32), Ok((0, 1 << 1)));
+        assert_eq!(m.locate_own(base + 1024), Ok((0, 1 << 32)));
+        assert!(m.locate_own(base + 1040).is_err());
     }
 
     #[test]

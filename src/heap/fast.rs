@@ -36,17 +36,17 @@ impl Heap {
     /// its bin holds goes back into the bin; any other into the bitmap.
     #[inline(always)]
     pub(super) fn free_local(&self, s: &'static SlabMeta, p: usize) {
-        let Some((w, bit)) = s.locate_own(p) else {
+        match s.locate_own(p) {
+            Ok((w, bit)) => self.free_object(s, p, w, bit, s.class.load(Relaxed) as usize, 1),
             // A shared span's (its objects' class is their chunk's), or
             // no object start at all.
-            return self.free_local_shared(s, p);
-        };
-        self.free_object(s, p, w, bit, s.class.load(Relaxed) as usize, 1);
+            Err(i) => self.free_local_shared(s, p, i),
+        }
     }
 
     #[inline(never)]
-    fn free_local_shared(&self, s: &'static SlabMeta, p: usize) {
-        let Some((w, bit, kind)) = s.find(p) else {
+    fn free_local_shared(&self, s: &'static SlabMeta, p: usize, i: usize) {
+        let Some((w, bit, kind)) = s.find_at(p, i) else {
             return diag::free_error(FreeError::Invalid, p, Some(s), "free");
         };
         let class = s.class.load(Relaxed) as usize + kind as usize * SHARED_STEP;
