@@ -659,11 +659,7 @@ impl SlabMeta {
     /// shared pair's second class, 0 otherwise).
     #[inline(always)]
     pub fn find(&self, p: usize) -> Option<(usize, u64, u32)> {
-        let (i, start) = self.index_raw(p);
-        if !start {
-            return None;
-        }
-        self.find_index(i)
+        self.find_at(p, self.index_raw(p).0)
     }
 
     /// [`SlabMeta::find`] of `p`, whose index [`SlabMeta::locate_own`]
