@@ -366,7 +366,7 @@ config_table! {
     thp: bool = false, "ZSLAB_THP", "off", "boolean",
         "Allow transparent huge pages in the region (off: MADV_NOHUGEPAGE, so returned pages stay returned).";
     shared_chunks: bool = true, "ZSLAB_SHARED_CHUNKS", "on", "boolean",
-        "Serve 64-byte objects from the 32-byte class's spans in 1 KiB chunks (from the start, or once a thread has taken ZSLAB_SHARE_AFTER for objects of those two sizes), so that a phase's small objects of both sizes share pages and the few that outlive it pin fewer (off: each size keeps pages of its own).";
+        "Serve 64-byte objects from the 32-byte class's spans in 512-byte chunks (from the start, or once a thread has taken ZSLAB_SHARE_AFTER for objects of those two sizes), so that a phase's small objects of both sizes share pages and the few that outlive it pin fewer (off: each size keeps pages of its own).";
     share_after: Bytes = Bytes(4 << 20), "ZSLAB_SHARE_AFTER", "4M", "bytes (K/M/G/T)",
         "With ZSLAB_SHARED_CHUNKS on: memory a thread's heap sets up for 32- and 64-byte objects (in 64 KiB spans) before the two sizes start sharing chunks; 0 shares from the start. Below it a program's objects of these sizes are few, and sharing would only cost time (a loop of 64-byte objects alone takes about 1.5x the time shared); a program building phases of small objects passes it early in its first phase.";
     on_error: OnError = OnError::Abort, "ZSLAB_ON_ERROR", "abort", "abort|warn",

@@ -43,17 +43,17 @@ pub const MAX_SMALL: usize = 8192;
 /// Largest medium class: larger requests are huge blocks.
 pub const MAX_MEDIUM: usize = 1 << 20;
 
-/// Classes that share spans in 1 KiB chunks: objects of [`SHARED_PAIR`]'s
+/// Classes that share spans in 512-byte chunks: objects of [`SHARED_PAIR`]'s
 /// second class (64 bytes) are carved from the spans of its first (32
-/// bytes), each 1 KiB chunk of such a span serving one of the two. A
+/// bytes), each 512-byte chunk of such a span serving one of the two. A
 /// phase's objects of both sizes then sit side by side in the order they
 /// were allocated, so the few that survive the phase pin fewer pages than
 /// when each size keeps pages of its own (docs/design.md, "Shared
 /// chunks"). The span's bitmap counts 32-byte granules: a 64-byte object
 /// is the even granule of a pair, its odd granule's bit always set.
 pub const SHARED_PAIR: (usize, usize) = (1, 3);
-/// Granules of one shared chunk: half a bitmap word.
-pub const CHUNK_GRANULES: usize = 32;
+/// Granules of one shared chunk (512 bytes): a quarter of a bitmap word.
+pub const CHUNK_GRANULES: usize = 16;
 const _: () = assert!(SMALL_SIZES[SHARED_PAIR.0] == 32 && SMALL_SIZES[SHARED_PAIR.1] == 64);
 
 /// Spans of the pair's two classes a heap takes before it starts sharing

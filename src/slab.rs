@@ -26,9 +26,63 @@ use crate::sizeclass::{
     class_shift, class_size, span_slabs,
 };
 
-/// Object starts of a shared chunk (half a bitmap word) by kind: every
-/// granule for the pair's first class, every other one for its second.
-const START: [u64; 2] = [0xFFFF_FFFF, 0x5555_5555];
+/// Chunks per bitmap word.
+const CPW: usize = 64 / CHUNK_GRANULES;
+/// The bits of a word's lowest chunk.
+const CHUNK_BITS: u64 = (1 << CHUNK_GRANULES) - 1;
+/// Words of `kinds`: a bit per chunk of the largest span bitmap.
+const KIND_WORDS: usize = BITMAP_WORDS * CPW / 64;
+/// Object starts of a shared chunk by kind: every granule for the pair's
+/// first class, every other one for its second.
+const START: [u64; 2] = [CHUNK_BITS, 0x5555_5555_5555_5555 & CHUNK_BITS];
+/// Object starts of a whole word of a shared span, by its chunks' kinds
+/// (bit `q` of the index: chunk `q` of the word).
+const STARTS: [u64; 1 << CPW] = {
+    let mut t = [0u64; 1 << CPW];
+    let mut k = 0;
+    while k < 1 << CPW {
+        let mut q = 0;
+        while q < CPW {
+            t[k] |= START[(k >> q) & 1] << (q * CHUNK_GRANULES);
+            q += 1;
+        }
+        k += 1;
+    }
+    t
+};
+/// Bit 0 of every chunk of a word.
+const LANES: u64 = u64::MAX / CHUNK_BITS;
+
+/// The chunks of word `v` whose bits are all set, as a mask of their bits
+/// (bitwise in every chunk at once: bit 15 of a chunk of `!v` + 0x7FFF
+/// carries out of its low bits only if one is set, and never into the
+/// next chunk).
+#[inline(always)]
+fn full_chunks(v: u64) -> u64 {
+    let y = !v;
+    let low = LANES * (CHUNK_BITS >> 1);
+    let high = LANES << (CHUNK_GRANULES - 1);
+    let nonzero = (((y & low) + low) | y) & high;
+    ((!nonzero & high) >> (CHUNK_GRANULES - 1)) * CHUNK_BITS
+}
+
+/// The bits of a word in chunks of the pair's second class, by its
+/// chunks' kinds (as [`STARTS`]).
+const SECOND: [u64; 1 << CPW] = {
+    let mut t = [0u64; 1 << CPW];
+    let mut k = 0;
+    while k < 1 << CPW {
+        let mut q = 0;
+        while q < CPW {
+            if (k >> q) & 1 == 1 {
+                t[k] |= CHUNK_BITS << (q * CHUNK_GRANULES);
+            }
+            q += 1;
+        }
+        k += 1;
+    }
+    t
+};
 use crate::sync::RawLock;
 use crate::sync::atomic::Ordering::*;
 use crate::sync::atomic::{
@@ -184,7 +238,9 @@ pub struct SlabMeta {
     pub next: AtomicU32,
     // ---- line 1: written by other threads, or at activation ----
     /// Bit w set: `pend[w]` may hold remote frees.
-    pub summary: AtomicU64,
+    pub summary: AtomicU32,
+    /// Activations of the span (delayed purges name the one they meant).
+    pub generation: AtomicU32,
     /// Era the span's objects were allocated in (see `epoch`).
     pub era: AtomicU64,
     /// Coarse ms of the last lifecycle event: cached, retired, or a mark
@@ -192,10 +248,14 @@ pub struct SlabMeta {
     pub stamp: AtomicU64,
     /// Coarse ms of the last time pages of the span went back to the OS.
     pub purged_at: AtomicU64,
-    /// Activations of the span (delayed purges name the one they meant).
-    pub generation: AtomicU32,
     /// Link in a heap's remote-free notification stack (index + 1).
     pub qnext: AtomicU32,
+    /// Link (index + 1) of the head slab; a head names itself.
+    pub head: AtomicU32,
+    /// In a span of the shared pair's first class, bit `k` (of the
+    /// words taken together) set: chunk `k` serves the pair's second
+    /// class. All 0 in every other span.
+    pub kinds: [AtomicU64; KIND_WORDS],
     /// The span sits in some heap's notification stack, or in a helper's
     /// hands on its way back there.
     pub queued: AtomicBool,
@@ -212,11 +272,6 @@ pub struct SlabMeta {
     /// Collector lock: orphans, ownership changes, taking objects out of
     /// the bitmap, and giving pages back.
     pub lock: RawLock,
-    /// In a span of the shared pair's first class, bit `k` set: 1 KiB
-    /// chunk `k` serves the pair's second class. 0 in every other span.
-    pub kinds: AtomicU64,
-    /// Link (index + 1) of the head slab; a head names itself.
-    pub head: AtomicU32,
     _pad: [u8; 3],
     /// 1 = free, per object.
     pub bm: [AtomicU64; BITMAP_WORDS],
@@ -232,11 +287,8 @@ const _: () = assert!(core::mem::size_of::<SlabMeta>() % 128 == 0);
 const _: () = assert!(core::mem::offset_of!(SlabMeta, summary) == 64);
 #[cfg(not(feature = "model"))]
 const _: () = assert!(core::mem::offset_of!(SlabMeta, bm) == 128);
-// The cache-line layout (the model checker's atomics are larger).
-#[cfg(not(feature = "model"))]
-const _: () = assert!(core::mem::offset_of!(SlabMeta, summary) == 64);
-#[cfg(not(feature = "model"))]
-const _: () = assert!(core::mem::offset_of!(SlabMeta, bm) == 128);
+// `summary` has a bit per bitmap word; `kinds` is indexed by masking.
+const _: () = assert!(BITMAP_WORDS <= 32 && KIND_WORDS.is_power_of_two());
 
 /// Why a free (or another call taking a pointer) was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -290,8 +342,8 @@ impl SlabMeta {
             span: AtomicU32::new(0),
             head: AtomicU32::new(0),
             fcap: AtomicU32::new(0),
-            kinds: AtomicU64::new(0),
-            summary: AtomicU64::new(0),
+            kinds: [const { AtomicU64::new(0) }; KIND_WORDS],
+            summary: AtomicU32::new(0),
             era: AtomicU64::new(0),
             stamp: AtomicU64::new(0),
             purged_at: AtomicU64::new(0),
@@ -346,7 +398,9 @@ impl SlabMeta {
         self.renew();
         self.mixed.store(false, Relaxed);
         self.pair.store(false, Relaxed);
-        self.kinds.store(0, Relaxed);
+        for k in &self.kinds {
+            k.store(0, Relaxed);
+        }
         for w in 0..BITMAP_WORDS {
             let lo = w * 64;
             let bits = if lo >= cap {
@@ -396,28 +450,24 @@ impl SlabMeta {
 
     /// Free objects of word `w` of a shared span that class `class` may
     /// take: the object starts of the chunks serving `class` and of the
-    /// chunks wholly free (which can be given to it).
+    /// chunks wholly free (which can be given to it). Bitwise over the
+    /// word's chunks at once: it runs for every word a take looks at.
     #[inline]
     fn avail(&self, w: usize, class: usize) -> u64 {
         let x = self.word(w).load(Relaxed);
-        let k = (class == SHARED_PAIR.1) as u64;
-        let mut out = 0;
-        for h in 0..2 {
-            let half = (x >> (h * CHUNK_GRANULES)) & 0xFFFF_FFFF;
-            let starts = if self.kind(w, 1u64 << (h * CHUNK_GRANULES)) == k {
-                half & START[k as usize]
-            } else if half == 0xFFFF_FFFF
-                && (self.pend_word(w).load(Relaxed) >> (h * CHUNK_GRANULES)) & 0xFFFF_FFFF == 0
-            {
-                // Wholly free, and no double free waiting to be folded in
-                // against the old kind.
-                START[k as usize]
-            } else {
-                0
-            };
-            out |= starts << (h * CHUNK_GRANULES);
+        let second = SECOND[self.word_kinds(w)];
+        let (mine, starts) = if class == SHARED_PAIR.1 {
+            (second, STARTS[(1 << CPW) - 1])
+        } else {
+            (!second, u64::MAX)
+        };
+        // The other class's chunks that are wholly free, with no double
+        // free waiting to be folded in against their old kind.
+        let mut other = full_chunks(x) & !mine;
+        if other != 0 {
+            other &= full_chunks(!self.pend_word(w).load(Relaxed));
         }
-        out
+        (x & mine | other) & starts
     }
 
     /// [`SlabMeta::take`] for the objects of `class`: the span's own, or in
@@ -446,18 +496,16 @@ impl SlabMeta {
         };
         let mut a = self.avail(w, class);
         // A wholly free chunk is taken alone: the pair's classes then take
-        // turns on the span's free chunks in 1 KiB steps, and a phase's
-        // objects of both lie close together. The holes of two chunks
-        // already serving the class go together (fewer visits here under
-        // random frees).
+        // turns on the span's free chunks in chunk steps, and a phase's
+        // objects of both lie close together. The holes of the word's
+        // chunks already serving the class go together (fewer visits here
+        // under random frees).
         let x = self.word(w).load(Relaxed);
-        let lo = a & 0xFFFF_FFFF;
-        let both = x as u32 != u32::MAX
-            && (x >> 32) as u32 != u32::MAX
-            && self.kind(w, 1 << CHUNK_GRANULES) == k as u64
-            && self.kind(w, 1) == k as u64;
-        if lo != 0 && !both {
-            a = lo;
+        let first = CHUNK_BITS << (a.trailing_zeros() as usize / CHUNK_GRANULES * CHUNK_GRANULES);
+        if x & first == first {
+            a &= first;
+        } else {
+            a &= !full_chunks(x);
         }
         let bits = lowest_bits(a, most);
         // Chunks handed to the other class of the pair change kind, and
@@ -466,24 +514,22 @@ impl SlabMeta {
         // class's bin nor in the bitmap sees the kind changed
         // ([`SlabMeta::kind_changed`]) and knows it was free.
         let mut changed = false;
-        for h in 0..2 {
-            let part = bits & (0xFFFF_FFFF << (h * CHUNK_GRANULES));
+        for q in 0..CPW {
+            let part = bits & (CHUNK_BITS << (q * CHUNK_GRANULES));
             if part != 0 && self.kind(w, part) != k as u64 {
-                let chunk = 1u64 << ((w * 2 + h) & 63);
-                let kinds = self.kinds.load(Relaxed) ^ chunk;
-                self.kinds.store(kinds, Relaxed);
-                self.fcap.store(
-                    if kinds == 0 {
-                        self.cap.load(Relaxed)
-                    } else {
-                        0
-                    },
-                    Relaxed,
-                );
+                let c = w * CPW + q;
+                let word = &self.kinds[(c / 64) & (KIND_WORDS - 1)];
+                word.store(word.load(Relaxed) ^ (1u64 << (c & 63)), Relaxed);
                 changed = true;
             }
         }
         if changed {
+            let cap = if self.any_kinds() {
+                0
+            } else {
+                self.cap.load(Relaxed)
+            };
+            self.fcap.store(cap, Relaxed);
             fence(Release);
         }
         let x = self.word(w).load(Relaxed);
@@ -522,12 +568,7 @@ impl SlabMeta {
     /// object, past words known to hold none (in a shared span, a 64-byte
     /// chunk's odd granules are always set: they are no objects).
     fn advance_cursor(&self, start: usize, words: usize) {
-        let kinds = self.kinds.load(Relaxed);
-        let free = |v: usize| {
-            let k = (kinds >> ((v * 2) & 63)) & 3;
-            let starts = START[(k & 1) as usize] | START[(k >> 1) as usize] << CHUNK_GRANULES;
-            self.word(v).load(Relaxed) & starts != 0
-        };
+        let free = |v: usize| self.word(v).load(Relaxed) & STARTS[self.word_kinds(v)] != 0;
         let first = (start..words).find(|&v| free(v)).unwrap_or(words);
         self.cursor.store(first as u32, Relaxed);
     }
@@ -579,17 +620,22 @@ impl SlabMeta {
         avail: impl Fn(usize) -> u64,
         prefer: Option<impl Fn(usize) -> bool>,
     ) -> Option<usize> {
+        // A word with no room is common (a span filling up, pages kept
+        // for their survivors): it costs no count (`count_ones` is a
+        // dozen instructions without a popcount instruction).
+        let count = |w: usize| match avail(w) {
+            0 => 0,
+            a => a.count_ones(),
+        };
         if let Some(prefer) = prefer
-            && let Some(w) = range
-                .clone()
-                .find(|&w| prefer(w) && avail(w).count_ones() >= want)
+            && let Some(w) = range.clone().find(|&w| prefer(w) && count(w) >= want)
         {
             return Some(w);
         }
         let mut best = None;
         let mut best_n = 0;
         for w in range {
-            let n = avail(w).count_ones();
+            let n = count(w);
             if n >= want {
                 return Some(w);
             }
@@ -679,7 +725,7 @@ impl SlabMeta {
         if i >= self.cap.load(Relaxed) as usize {
             return None;
         }
-        let kind = (self.kinds.load(Relaxed) >> ((i / CHUNK_GRANULES) & 63)) & 1;
+        let kind = self.chunk_kind(i / CHUNK_GRANULES);
         // The odd granule of a 64-byte object's chunk is not an object
         // (`kinds` is 0 in every other span).
         if kind as usize & i != 0 {
@@ -706,12 +752,33 @@ impl SlabMeta {
         self.pair.load(Relaxed)
     }
 
-    /// 1 if the chunk holding bit `b` of word `w` serves the shared pair's
-    /// second class, else 0 (always 0 outside shared spans).
+    /// 1 if chunk `c` of the span serves the shared pair's second class,
+    /// else 0 (always 0 outside shared spans).
+    #[inline(always)]
+    fn chunk_kind(&self, c: usize) -> u64 {
+        (self.kinds[(c / 64) & (KIND_WORDS - 1)].load(Relaxed) >> (c & 63)) & 1
+    }
+
+    /// The kinds of word `w`'s chunks, bit `q` for its chunk `q`.
+    #[inline(always)]
+    fn word_kinds(&self, w: usize) -> usize {
+        let c = w * CPW;
+        let k = self.kinds[(c / 64) & (KIND_WORDS - 1)].load(Relaxed) >> (c & 63);
+        (k & ((1 << CPW) - 1)) as usize
+    }
+
+    /// Whether any chunk of the span serves the pair's second class.
+    #[inline]
+    fn any_kinds(&self) -> bool {
+        self.kinds.iter().any(|k| k.load(Relaxed) != 0)
+    }
+
+    /// 1 if the chunk holding bit `b` (the lowest, if several) of word `w`
+    /// serves the shared pair's second class, else 0 (always 0 outside
+    /// shared spans).
     #[inline(always)]
     fn kind(&self, w: usize, b: u64) -> u64 {
-        let chunk = w * 2 + (b >> CHUNK_GRANULES != 0) as usize;
-        (self.kinds.load(Relaxed) >> (chunk & 63)) & 1
+        self.chunk_kind(w * CPW + b.trailing_zeros() as usize / CHUNK_GRANULES)
     }
 
     /// Whether the chunk of object (`w`, `b`) no longer has kind `kind`
@@ -722,13 +789,7 @@ impl SlabMeta {
     /// leave the bitmap.
     #[inline]
     pub fn kind_changed(&self, w: usize, b: u64, kind: u32) -> bool {
-        let kinds = self.kinds.load(Relaxed);
-        // (Every span but a shared one: no chunk has ever changed.)
-        if kinds == 0 {
-            return kind != 0;
-        }
-        let chunk = w * 2 + (b >> CHUNK_GRANULES != 0) as usize;
-        (kinds >> (chunk & 63)) & 1 != kind as u64
+        self.kind(w, b) != kind as u64
     }
 
     /// Class of an object whose chunk has kind `kind` (from
@@ -755,25 +816,21 @@ impl SlabMeta {
     /// object, two per 64-byte object of a shared span (its granules).
     #[inline(always)]
     pub fn weight(&self, w: usize, bits: u64) -> u32 {
-        let k = self.kinds.load(Relaxed) >> ((w * 2) & 63);
-        let lo = bits & 0xFFFF_FFFF;
-        lo.count_ones() * (1 + (k & 1) as u32)
-            + (bits ^ lo).count_ones() * (1 + ((k >> 1) & 1) as u32)
+        bits.count_ones() + (bits & SECOND[self.word_kinds(w)]).count_ones()
     }
 
     /// Live objects of a shared span by class (the pair's first, second),
     /// counting remote frees not yet folded in as freed and the free
     /// objects a bin holds as live (as `used` does). For statistics; racy.
     pub fn live_by_kind(&self) -> [u32; 2] {
-        let kinds = self.kinds.load(Relaxed);
         let mut out = [0u32; 2];
         for w in 0..BITMAP_WORDS {
             let free = self.bm[w].load(Relaxed) | self.pend[w].load(Relaxed);
-            for h in 0..2 {
-                let k = ((kinds >> (w * 2 + h)) & 1) as usize;
-                let starts = START[k] << (h * CHUNK_GRANULES);
-                out[k] += (starts & !free).count_ones();
-            }
+            let k = self.word_kinds(w);
+            let live = STARTS[k] & !free;
+            let second = live & SECOND[k];
+            out[0] += (live ^ second).count_ones();
+            out[1] += second.count_ones();
         }
         out
     }
@@ -887,8 +944,8 @@ impl SlabMeta {
         // Skip the read-modify-write when the word is already flagged: the
         // collector swaps the summary before the words, so a flag we see set
         // is one it has not consumed yet, and it will fold our bit in.
-        if self.summary.load(SeqCst) & (1u64 << w) == 0 {
-            self.summary.fetch_or(1u64 << w, SeqCst);
+        if self.summary.load(SeqCst) & (1u32 << w) == 0 {
+            self.summary.fetch_or(1u32 << w, SeqCst);
         }
         Ok(())
     }
@@ -899,7 +956,7 @@ impl SlabMeta {
     #[inline(always)]
     pub fn is_pending(&self, w: usize, b: u64) -> bool {
         let w = w & (BITMAP_WORDS - 1);
-        self.summary.load(Relaxed) & (1u64 << w) != 0 && self.pend[w].load(Relaxed) & b != 0
+        self.summary.load(Relaxed) & (1u32 << w) != 0 && self.pend[w].load(Relaxed) & b != 0
     }
 
     /// Whether object (`w`, `b`) is free in the bitmap (a relaxed read,
@@ -1182,15 +1239,17 @@ mod tests {
 
     #[test]
     fn a_few_holes_on_resident_pages_do_not_come_before_room_elsewhere() {
-        // 32-byte objects, two words per page, taken a 1 KiB chunk (half
-        // a word) at a time (the span is shared with 64-byte objects);
+        // 32-byte objects, two words per page, taken a chunk (a quarter
+        // of a word) at a time (the span is shared with 64-byte objects);
         // page 0 resident (as taking its objects marks it), the rest not
         // yet touched.
         let (m, base) = span(class_of(32));
         m.share();
         let size = class_size(class_of(32));
-        for w in [0, 0, 1, 1] {
-            assert_eq!(m.take().unwrap().word, w);
+        for w in [0, 1] {
+            for _ in 0..CPW {
+                assert_eq!(m.take().unwrap().word, w);
+            }
         }
         m.resident.store(1, Relaxed);
         // Two short-lived objects freed on page 0: the next objects go on
@@ -1209,21 +1268,68 @@ mod tests {
         assert_eq!((t.word, t.bits.count_ones()), (1, 17));
     }
 
+    /// Chunk `q` of a word: its bits, and its objects of the pair's second
+    /// class.
+    fn chunk(q: usize) -> u64 {
+        CHUNK_BITS << (q * CHUNK_GRANULES)
+    }
+    fn halves(q: usize) -> u64 {
+        START[1] << (q * CHUNK_GRANULES)
+    }
+    /// Bytes of a chunk.
+    const CHUNK: usize = CHUNK_GRANULES * 32;
+
+    fn no_kinds(m: &SlabMeta) -> bool {
+        !m.any_kinds()
+    }
+
+    #[test]
+    fn full_chunks_finds_the_chunks_with_every_bit_set() {
+        let naive = |v: u64| {
+            (0..CPW)
+                .map(|q| CHUNK_BITS << (q * CHUNK_GRANULES))
+                .filter(|&c| v & c == c)
+                .fold(0, |a, c| a | c)
+        };
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for i in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly-set words, so that whole chunks are common.
+            let v = match i % 4 {
+                0 => x,
+                1 => x | x.rotate_left(7) | x.rotate_left(21),
+                2 => !(1u64 << (x % 64)),
+                _ => u64::MAX ^ (x & (x >> 5) & (x >> 11) & (x >> 17)),
+            };
+            assert_eq!(full_chunks(v), naive(v), "{v:#x}");
+        }
+        assert_eq!(full_chunks(u64::MAX), u64::MAX);
+        assert_eq!(full_chunks(0), 0);
+        assert_eq!(
+            full_chunks(CHUNK_BITS << CHUNK_GRANULES),
+            CHUNK_BITS << CHUNK_GRANULES
+        );
+    }
+
     #[test]
     fn shared_chunks_serve_both_classes_of_the_pair_in_turn() {
         let (m, base) = span(SHARED_PAIR.0);
         // 64-byte objects take chunk 0: its even granules.
         let t = m.take_for(SHARED_PAIR.1).unwrap();
-        assert_eq!((t.word, t.bits), (0, 0x5555_5555));
+        assert_eq!((t.word, t.bits), (0, halves(0)));
         // 32-byte objects take the next chunk, not chunk 0's odd granules.
         let t = m.take_for(SHARED_PAIR.0).unwrap();
-        assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF << 32));
+        assert_eq!((t.word, t.bits), (0, chunk(1)));
         // Then 64-byte objects the one after.
         let t = m.take_for(SHARED_PAIR.1).unwrap();
-        assert_eq!((t.word, t.bits), (1, 0x5555_5555));
-        assert_eq!(m.kinds.load(Relaxed), 0b101);
-        // `used` counts granules: 16 + 16 objects of two, 32 of one.
-        assert_eq!(m.used.load(Relaxed), 96);
+        assert_eq!((t.word, t.bits), (0, halves(2)));
+        assert_eq!(m.kinds[0].load(Relaxed), 0b101);
+        assert_eq!(m.word_kinds(0), 0b101);
+        // `used` counts granules: two chunks of 64-byte objects, one of
+        // 32-byte objects.
+        assert_eq!(m.used.load(Relaxed), 3 * CHUNK_GRANULES as u32);
         // A 64-byte object: located, its class and size; its odd granule
         // is no object.
         assert_eq!(m.locate(base + 64), Some((0, 1 << 2)));
@@ -1232,15 +1338,53 @@ mod tests {
         assert_eq!(m.locate(base + 96), None);
         assert_eq!(m.free_local(base + 96), Err(FreeError::Invalid));
         // A 32-byte object in chunk 1.
-        assert_eq!(m.locate(base + 1024 + 32), Some((0, 1 << 33)));
-        assert_eq!(m.class_at(0, 1 << 33), SHARED_PAIR.0);
-        assert_eq!(m.object_size_at(0, 1 << 33), 32);
-        assert_eq!(m.live_by_kind(), [32, 32]);
+        let b = 1 << (CHUNK_GRANULES + 1);
+        assert_eq!(m.locate(base + CHUNK + 32), Some((0, b)));
+        assert_eq!(m.class_at(0, b), SHARED_PAIR.0);
+        assert_eq!(m.object_size_at(0, b), 32);
+        let n = CHUNK_GRANULES as u32;
+        assert_eq!(m.live_by_kind(), [n, n]);
         // Frees give back their granules; a second free is refused.
-        assert_eq!(m.free_local(base + 64), Ok(94));
+        assert_eq!(m.free_local(base + 64), Ok(3 * n - 2));
         assert_eq!(m.free_local(base + 64), Err(FreeError::DoubleFree));
-        assert_eq!(m.free_local(base + 1024 + 32), Ok(93));
-        assert_eq!(m.live_by_kind(), [31, 31]);
+        assert_eq!(m.free_local(base + CHUNK + 32), Ok(3 * n - 3));
+        assert_eq!(m.live_by_kind(), [n - 1, n - 1]);
+    }
+
+    #[test]
+    fn a_span_has_a_kind_for_every_chunk() {
+        let (m, base) = span(SHARED_PAIR.0);
+        m.share();
+        // Take every chunk, alternating classes: chunk c goes to the
+        // second class when c is odd, in every kinds word.
+        let chunks = class_capacity(SHARED_PAIR.0) / CHUNK_GRANULES;
+        for c in 0..chunks {
+            let t = m
+                .take_for(if c % 2 == 1 {
+                    SHARED_PAIR.1
+                } else {
+                    SHARED_PAIR.0
+                })
+                .unwrap();
+            assert_eq!(
+                t.word * CPW + t.bits.trailing_zeros() as usize / CHUNK_GRANULES,
+                c
+            );
+        }
+        assert!(m.take_for(SHARED_PAIR.0).is_none());
+        for k in &m.kinds {
+            assert_eq!(k.load(Relaxed), 0xAAAA_AAAA_AAAA_AAAA);
+        }
+        let last = base + (chunks - 1) * CHUNK;
+        assert_eq!(m.find(last).map(|f| f.2), Some(1));
+        assert_eq!(m.find(last - CHUNK + 32).map(|f| f.2), Some(0));
+        assert_eq!(
+            m.live_by_kind(),
+            [
+                (chunks / 2 * CHUNK_GRANULES) as u32,
+                (chunks / 2 * CHUNK_GRANULES / 2) as u32
+            ]
+        );
     }
 
     #[test]
@@ -1249,50 +1393,51 @@ mod tests {
         // Shared but every chunk still of 32-byte objects: the fast path.
         m.share();
         let t = m.take_for(SHARED_PAIR.0).unwrap();
-        assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF));
+        assert_eq!((t.word, t.bits), (0, chunk(0)));
         assert_eq!(m.locate_own(base + 32), Ok((0, 1 << 1)));
         // Chunk 1 goes to 64-byte objects: every pointer takes `find`.
         let t = m.take_for(SHARED_PAIR.1).unwrap();
-        assert_eq!((t.word, t.bits), (0, 0x5555_5555 << 32));
+        assert_eq!((t.word, t.bits), (0, halves(1)));
+        let b1 = 1u64 << CHUNK_GRANULES;
         assert!(m.locate_own(base + 32).is_err());
-        assert!(m.locate_own(base + 1024).is_err());
-        assert_eq!(m.find(base + 1024), Some((0, 1 << 32, 1)));
+        assert!(m.locate_own(base + CHUNK).is_err());
+        assert_eq!(m.find(base + CHUNK), Some((0, b1, 1)));
         assert_eq!(m.find(base + 32), Some((0, 1 << 1, 0)));
         // What the fast path computed is all `find_index` needs.
-        let i = m.locate_own(base + 1024).unwrap_err();
-        assert_eq!(m.find_at(base + 1024, i), Some((0, 1 << 32, 1)));
-        let i = m.locate_own(base + 1040).unwrap_err();
-        assert_eq!(m.find_at(base + 1040, i), None);
+        let i = m.locate_own(base + CHUNK).unwrap_err();
+        assert_eq!(m.find_at(base + CHUNK, i), Some((0, b1, 1)));
+        let i = m.locate_own(base + CHUNK + 16).unwrap_err();
+        assert_eq!(m.find_at(base + CHUNK + 16, i), None);
         // Its objects back, 32-byte takes of the wholly free chunks (one
         // at a time, chunk 0 first) turn chunk 1 back: the fast path again.
-        m.give_back(0, 0x5555_5555 << 32);
-        m.give_back(0, 0xFFFF_FFFF);
-        assert_eq!(m.take_for(SHARED_PAIR.0).unwrap().bits, 0xFFFF_FFFF);
+        m.give_back(0, halves(1));
+        m.give_back(0, chunk(0));
+        assert_eq!(m.take_for(SHARED_PAIR.0).unwrap().bits, chunk(0));
         assert!(m.locate_own(base + 32).is_err());
-        assert_eq!(m.take_for(SHARED_PAIR.0).unwrap().bits, 0xFFFF_FFFF << 32);
-        assert_eq!(m.kinds.load(Relaxed), 0);
+        assert_eq!(m.take_for(SHARED_PAIR.0).unwrap().bits, chunk(1));
+        assert!(no_kinds(&m));
         assert_eq!(m.locate_own(base + 32), Ok((0, 1 << 1)));
-        assert_eq!(m.locate_own(base + 1024), Ok((0, 1 << 32)));
-        assert!(m.locate_own(base + 1040).is_err());
+        assert_eq!(m.locate_own(base + CHUNK), Ok((0, b1)));
+        assert!(m.locate_own(base + CHUNK + 16).is_err());
     }
 
     #[test]
     fn a_shared_chunk_changes_class_only_when_wholly_free() {
         let (m, base) = span(SHARED_PAIR.0);
         let t = m.take_for(SHARED_PAIR.1).unwrap();
-        assert_eq!((t.word, t.bits), (0, 0x5555_5555));
+        assert_eq!((t.word, t.bits), (0, halves(0)));
         // Every 64-byte object of chunk 0 back but one, which stays live.
         m.give_back(0, t.bits & !1);
         assert_eq!(m.used.load(Relaxed), 2);
         // 32-byte objects cannot use the chunk's holes: the next chunk.
         let t = m.take_for(SHARED_PAIR.0).unwrap();
-        assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF << 32));
+        assert_eq!((t.word, t.bits), (0, chunk(1)));
         m.give_back(0, t.bits);
         // Chunk 0 wholly free: the 32-byte class takes it over.
         assert_eq!(m.free_local(base), Ok(0));
         let t = m.take_for(SHARED_PAIR.0).unwrap();
-        assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF));
-        assert_eq!(m.kinds.load(Relaxed), 0);
+        assert_eq!((t.word, t.bits), (0, chunk(0)));
+        assert!(no_kinds(&m));
         assert_eq!(m.locate(base + 32), Some((0, 2)));
         // A double free of a 64-byte object of the chunk's old class that
         // is still pending keeps the chunk from changing class again.
@@ -1301,7 +1446,7 @@ mod tests {
         m.summary.store(1, Relaxed);
         let t = m.take_for(SHARED_PAIR.1).unwrap();
         assert_eq!(t.word, 0);
-        assert_eq!(t.bits, 0x5555_5555 << 32, "chunk 1, not chunk 0");
+        assert_eq!(t.bits, halves(1), "chunk 1, not chunk 0");
     }
 
     #[test]
@@ -1317,7 +1462,7 @@ mod tests {
         // bits leave the bitmap for that class's bin).
         assert_eq!(m.free_local(base), Ok(0));
         let t = m.take_for(SHARED_PAIR.0).unwrap();
-        assert_eq!((t.word, t.bits), (0, 0xFFFF_FFFF));
+        assert_eq!((t.word, t.bits), (0, chunk(0)));
         // The object is neither pending nor in the bitmap (nor in the
         // 64-byte bin): the chunk's new kind says it was free.
         assert_eq!(m.free_remote_bit(w, b, kind), Err(FreeError::DoubleFree));
@@ -1325,11 +1470,12 @@ mod tests {
     }
 
     #[test]
-    fn pages_of_a_shared_span_are_free_when_their_four_chunks_are() {
+    fn pages_of_a_shared_span_are_free_when_their_chunks_are() {
         let (m, base) = span(SHARED_PAIR.0);
-        // Chunks 0-7 (pages 0 and 1) alternate between the classes.
+        // The chunks of pages 0 and 1 alternate between the classes.
+        let per_page = PAGE / CHUNK;
         let mut taken = Vec::new();
-        for i in 0..8 {
+        for i in 0..2 * per_page {
             let class = if i % 2 == 0 {
                 SHARED_PAIR.1
             } else {
@@ -1338,13 +1484,13 @@ mod tests {
             taken.push(m.take_for(class).unwrap());
         }
         assert_eq!(m.free_pages(0) & 0b11, 0);
-        // Page 0's four chunks given back: page 0 is free, page 1 is not.
-        for t in &taken[..4] {
+        // Page 0's chunks given back: page 0 is free, page 1 is not.
+        for t in &taken[..per_page] {
             m.give_back(t.word, t.bits);
         }
         assert_eq!(m.free_pages(0) & 0b11, 0b01);
         // One live 64-byte object on page 1 keeps it.
-        for t in &taken[4..] {
+        for t in &taken[per_page..] {
             m.give_back(t.word, t.bits);
         }
         let t = m.take_for(SHARED_PAIR.1).unwrap();
