@@ -491,8 +491,13 @@ def build_report(cells, workloads, allocs, meta, baselines=("glibc", "mimalloc")
         out.append("Each cell: RSS 0.3 s after phase *i*'s drop divided by the twin's RSS at the "
                    "same point (same allocator; 1.00 = every dropped page returned), and in "
                    "parentheses the share of the RSS above the twin's that left at that drop "
-                   "(`(before − after) ÷ (before − twin after)`; 100% = all of it). Medians over "
-                   "the repetitions.")
+                   "(`(before − after) ÷ (before − twin after)`; 100% = all of it), then, after "
+                   "*own*, the share of the phase's own droppable growth that left: what left at the "
+                   "drop divided by what the phase added to RSS beyond what its kept records added to "
+                   "the twin's (`(before − after) ÷ ((before − after of the previous drop) − (twin "
+                   "after − twin after of the previous drop))`, the program's start for the first "
+                   "phase), which does not count earlier phases' survivors against this drop. "
+                   "Medians over the repetitions.")
         out.append("")
     for w, twin in phase_sections:
         nph = max((int(fig(w, a, "phases") or 0) for a in allocs), default=0)
@@ -515,7 +520,13 @@ def build_report(cells, workloads, allocs, meta, baselines=("glibc", "mimalloc")
                 else:
                     s = f"{after / tw:.2f}"
                     if before is not None and before - tw > 0:
-                        s += f" ({100.0 * (before - after) / (before - tw):.0f}%)"
+                        s += f" ({100.0 * (before - after) / (before - tw):.0f}%"
+                        prev = "rss_start_kb" if i == 1 else f"p{i - 1}_rss_after_kb"
+                        pa, pt = fig(w, a, prev), fig(twin, a, prev)
+                        if pa is not None and pt is not None and (before - pa) - (tw - pt) > 0:
+                            own = (before - pa) - (tw - pt)
+                            s += f"; own {100.0 * (before - after) / own:.0f}%"
+                        s += ")"
                     r.append(s)
             tw_last = fig(twin, a, f"p{nph}_rss_after_kb")
             r.append(fmt_mib(tw_last) if tw_last else "—")

@@ -32,9 +32,14 @@
 #                          steady churn keeps its pages with epochs advancing.
 #
 # Thresholds. The memory-return issue asks for 10% (epochs without phases),
-# 1.5x the twin and 85% returned (python phases); zslab gets 10-13% peak
-# (0-1% steady), 2.05x and 88%/80%/74% here (docs/benchmarks.md, "Memory
-# return", has the bench's figures), and the checks hold it to that with a
+# 1.5x the twin and 85% returned (python phases); zslab gets 12-23% peak
+# with ZSLAB_EPOCH_MS=50 (single runs; twelve runs of two builds in
+# December 2026, median 1.16x: the live set is built within two or three
+# epochs, and until two advances have passed none of its spans may take
+# new objects, so the first 100 ms of churn take fresh spans), 13% with
+# ZSLAB_EPOCH_ALLOCS (deterministic), 0-1% steady, and 1.7-1.9x and
+# 90%/84%/78% on the python phases here (docs/benchmarks.md, "Memory
+# return", has the bench's figures). The checks hold it to that with a
 # margin, so that a regression shows:
 #   - without phases, the closing epoch's fresh spans receive no new
 #     objects, so part of one epoch interval's allocation volume cannot use
@@ -42,7 +47,7 @@
 #   - survivors of a run of records land in one size class per field size,
 #     and each such cluster pins its own pages: an allocator that keeps
 #     objects where they are cannot pack them as densely as the twin does.
-NOPHASE_PCT=${NOPHASE_PCT:-20}
+NOPHASE_PCT=${NOPHASE_PCT:-25}
 PY_MAX_RATIO=${PY_MAX_RATIO:-2.8}
 PY_MIN_RETURNED=${PY_MIN_RETURNED:-0.60}
 

@@ -632,3 +632,43 @@ fn the_pair_starts_sharing_after_its_spans_add_up() {
     assert!((1_500..2_400).contains(&i), "sharing started at block {i}");
     assert!(COUNTERS.pair_shared.load(Relaxed) > 0);
 }
+
+/// A heap whose 32- and 64-byte objects come in long stretches of one size
+/// (a loop over one size, then the other) never starts sharing, however
+/// many spans the two take: sharing would only slow it down. Nor does a
+/// trickle of one size among many of the other.
+#[test]
+fn the_pair_does_not_share_while_one_size_allocates_alone() {
+    let _g = setup();
+    let class_at = |p: usize| region::slab_of(p).unwrap().class.load(Relaxed) as usize;
+    let c64 = class_of(64);
+    let after = crate::sizeclass::share_after();
+    crate::sizeclass::set_share_after(3);
+    let t = std::thread::spawn(move || {
+        let mut blocks = Vec::new();
+        let mut shared = 0;
+        let stretches: [(usize, usize); 4] = [(64, 8_000), (32, 16_000), (64, 8_000), (0, 40_000)];
+        for (size, count) in stretches {
+            for i in 0..count {
+                // The last stretch: one 32-byte block in a hundred.
+                let n = match size {
+                    0 if i % 100 == 0 => 32,
+                    0 => 64,
+                    n => n,
+                };
+                let p = malloc(n);
+                if n == 64 && class_at(p) != c64 {
+                    shared += 1;
+                }
+                blocks.push(p);
+            }
+        }
+        for p in blocks {
+            free(p);
+        }
+        shared
+    });
+    let got = t.join();
+    crate::sizeclass::set_share_after(after);
+    assert_eq!(got.unwrap(), 0, "64-byte blocks came from shared spans");
+}

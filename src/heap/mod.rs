@@ -37,11 +37,11 @@ use crate::epoch;
 use crate::list::SlabList;
 use crate::os;
 use crate::region;
-use crate::sizeclass::{BINS, NCLASS};
+use crate::sizeclass::{BINS, NCLASS, SHARED_PAIR};
 use crate::slab::{List, SlabMeta};
 use crate::sync::SpinLock;
 use crate::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, fence,
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, fence,
 };
 use crate::tls;
 
@@ -245,6 +245,13 @@ pub struct Heap {
     /// heap took for the pair's classes while it did not.
     shares: AtomicBool,
     pair_spans: AtomicUsize,
+    /// Whether the pair's two classes are allocated together (see
+    /// `note_pair_visit`): the allocations of both counted at each class's
+    /// last slow-path visit, and a score, up while they interleave, down
+    /// while one allocates alone (within -16..16). Spans count toward the
+    /// switch only while it is not negative.
+    pair_seen: [[AtomicU64; 2]; 2],
+    pair_mix: AtomicI32,
     /// Allocations counted at the last automatic-epoch tick.
     allocs_at_tick: AtomicU64,
     /// Phase-end detection: spans thinned out minus twice the spans taken
@@ -321,6 +328,8 @@ impl Heap {
             slow_calls: AtomicU64::new(0),
             shares: AtomicBool::new(false),
             pair_spans: AtomicUsize::new(0),
+            pair_seen: [const { [const { AtomicU64::new(0) }; 2] }; 2],
+            pair_mix: AtomicI32::new(0),
             allocs_at_tick: AtomicU64::new(0),
             drain: AtomicU32::new(0),
             drain_limit: AtomicU32::new(0),
@@ -411,6 +420,11 @@ impl Heap {
         self.shares
             .store(crate::sizeclass::share_after() == 0, Relaxed);
         self.pair_spans.store(0, Relaxed);
+        for seen in &self.pair_seen {
+            seen[0].store(self.allocs(SHARED_PAIR.0), Relaxed);
+            seen[1].store(self.allocs(SHARED_PAIR.1), Relaxed);
+        }
+        self.pair_mix.store(0, Relaxed);
         self.live.store(true, SeqCst);
         inc(&COUNTERS.threads);
     }
