@@ -496,7 +496,9 @@ def build_report(cells, workloads, allocs, meta, baselines=("glibc", "mimalloc")
                    "drop divided by what the phase added to RSS beyond what its kept records added to "
                    "the twin's (`(before − after) ÷ ((before − after of the previous drop) − (twin "
                    "after − twin after of the previous drop))`, the program's start for the first "
-                   "phase), which does not count earlier phases' survivors against this drop. "
+                   "phase), which does not count earlier phases' survivors against this drop; shown "
+                   "only where the phase added at least half of the RSS above the twin's (an "
+                   "allocator that kept the previous phase's pages builds the next one in them). "
                    "Medians over the repetitions.")
         out.append("")
     for w, twin in phase_sections:
@@ -523,8 +525,12 @@ def build_report(cells, workloads, allocs, meta, baselines=("glibc", "mimalloc")
                         s += f" ({100.0 * (before - after) / (before - tw):.0f}%"
                         prev = "rss_start_kb" if i == 1 else f"p{i - 1}_rss_after_kb"
                         pa, pt = fig(w, a, prev), fig(twin, a, prev)
-                        if pa is not None and pt is not None and (before - pa) - (tw - pt) > 0:
-                            own = (before - pa) - (tw - pt)
+                        own = None if pa is None or pt is None else (before - pa) - (tw - pt)
+                        # Only where the phase itself added most of the RSS
+                        # above the twin's: an allocator that kept the last
+                        # phase's pages builds this one in them, and what
+                        # it adds is no measure of what the phase dropped.
+                        if own is not None and own >= 0.5 * (before - tw):
                             s += f"; own {100.0 * (before - after) / own:.0f}%"
                         s += ")"
                     r.append(s)
