@@ -1284,6 +1284,50 @@ mod tests {
     }
 
     #[test]
+    fn pick_answers_as_its_two_pass_definition() {
+        // The definition: the first preferred word with `want`, else the
+        // first with `want`, else the first with the most.
+        let reference = |a: &[u64], want: u32, pref: Option<&[bool]>| {
+            let n = |w: usize| a[w].count_ones();
+            if let Some(p) = pref
+                && let Some(w) = (0..a.len()).find(|&w| p[w] && n(w) >= want)
+            {
+                return Some(w);
+            }
+            if let Some(w) = (0..a.len()).find(|&w| n(w) >= want) {
+                return Some(w);
+            }
+            let most = (0..a.len()).map(n).max().unwrap_or(0);
+            (most > 0).then(|| (0..a.len()).find(|&w| n(w) == most).unwrap())
+        };
+        let m = SlabMeta::empty();
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..5_000 {
+            let len = (next() % 33) as usize;
+            let a: Vec<u64> = (0..len)
+                .map(|_| match next() % 4 {
+                    0 => 0,
+                    1 => next() & next() & next(),
+                    2 => next() & next(),
+                    _ => next(),
+                })
+                .collect();
+            let p: Vec<bool> = (0..len).map(|_| next() % 3 == 0).collect();
+            let want = (next() % 40) as u32 + 1;
+            let got = m.pick(0..len, want, |w| a[w], Some(|w: usize| p[w]));
+            assert_eq!(got, reference(&a, want, Some(&p)), "{a:x?} {p:?} {want}");
+            let got = m.pick(0..len, want, |w| a[w], None::<fn(usize) -> bool>);
+            assert_eq!(got, reference(&a, want, None), "{a:x?} {want}");
+        }
+    }
+
+    #[test]
     fn full_chunks_finds_the_chunks_with_every_bit_set() {
         let naive = |v: u64| {
             (0..CPW)
