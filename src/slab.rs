@@ -35,21 +35,26 @@ const KIND_WORDS: usize = BITMAP_WORDS * CPW / 64;
 /// Object starts of a shared chunk by kind: every granule for the pair's
 /// first class, every other one for its second.
 const START: [u64; 2] = [CHUNK_BITS, 0x5555_5555_5555_5555 & CHUNK_BITS];
-/// Object starts of a whole word of a shared span, by its chunks' kinds
-/// (bit `q` of the index: chunk `q` of the word).
-const STARTS: [u64; 1 << CPW] = {
+/// A table by a word's chunk kinds (bit `q` of the index: chunk `q` of
+/// the word): each chunk's bits taken from `of` by its kind.
+const fn by_kinds(of: [u64; 2]) -> [u64; 1 << CPW] {
     let mut t = [0u64; 1 << CPW];
     let mut k = 0;
     while k < 1 << CPW {
         let mut q = 0;
         while q < CPW {
-            t[k] |= START[(k >> q) & 1] << (q * CHUNK_GRANULES);
+            t[k] |= of[(k >> q) & 1] << (q * CHUNK_GRANULES);
             q += 1;
         }
         k += 1;
     }
     t
-};
+}
+/// Object starts of a whole word of a shared span, by its chunks' kinds.
+const STARTS: [u64; 1 << CPW] = by_kinds(START);
+/// The bits of a word in chunks of the pair's second class, by its
+/// chunks' kinds.
+const SECOND: [u64; 1 << CPW] = by_kinds([0, CHUNK_BITS]);
 /// Bit 0 of every chunk of a word.
 const LANES: u64 = u64::MAX / CHUNK_BITS;
 
@@ -66,23 +71,6 @@ fn full_chunks(v: u64) -> u64 {
     ((!nonzero & high) >> (CHUNK_GRANULES - 1)) * CHUNK_BITS
 }
 
-/// The bits of a word in chunks of the pair's second class, by its
-/// chunks' kinds (as [`STARTS`]).
-const SECOND: [u64; 1 << CPW] = {
-    let mut t = [0u64; 1 << CPW];
-    let mut k = 0;
-    while k < 1 << CPW {
-        let mut q = 0;
-        while q < CPW {
-            if (k >> q) & 1 == 1 {
-                t[k] |= CHUNK_BITS << (q * CHUNK_GRANULES);
-            }
-            q += 1;
-        }
-        k += 1;
-    }
-    t
-};
 use crate::sync::RawLock;
 use crate::sync::atomic::Ordering::*;
 use crate::sync::atomic::{
