@@ -517,7 +517,7 @@ impl Heap {
     /// built, most likely) and the pair starts sharing chunks, so that
     /// the objects of both sizes that outlive the phase share pages.
     /// Before that, a program's few objects of the pair are not worth the
-    /// slower path (a take every 16 objects of 64 bytes instead of every
+    /// slower path (a take every 8 objects of 64 bytes instead of every
     /// 64, and a free that finds its class through the chunk).
     /// (Counted here; the switch waits for the next housekeeping, when no
     /// allocation is half way through choosing its span.)
